@@ -1,0 +1,41 @@
+# sendgate: see README.md.
+GO        ?= go
+DATA_DIR  ?= ./data
+FUZZTIME  ?= 5s
+BIN       := bin
+
+.PHONY: all build run test vet fmt-check unit fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## run: the processor on its embedded Kafka-protocol broker (no Kafka needed).
+run: build
+	$(BIN)/processor --data-dir $(DATA_DIR)
+
+## test: everything CI checks: vet, gofmt, race-enabled tests, a short fuzz run.
+test: vet fmt-check unit fuzz
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+fuzz:
+	@for f in $$($(GO) test -list '^Fuzz' ./events/ | grep '^Fuzz'); do \
+		echo "fuzz $$f ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) ./events/ || exit 1; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./quota/ ./events/ ./state/ ./pipeline/
+
+clean:
+	rm -rf $(BIN) $(DATA_DIR)

@@ -1,0 +1,113 @@
+package quota
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Scope says which counted sends share one limit.
+type Scope uint8
+
+const (
+	// ScopeContact counts every agent's sends to the contact together ("total
+	// per customer"). It is the default.
+	ScopeContact Scope = iota
+	// ScopeAgentContact gives each agent its own limit for the same contact.
+	ScopeAgentContact
+)
+
+// String returns the wire name of the scope: "contact" or "agent_contact".
+func (s Scope) String() string {
+	switch s {
+	case ScopeContact:
+		return "contact"
+	case ScopeAgentContact:
+		return "agent_contact"
+	}
+	return fmt.Sprintf("scope(%d)", uint8(s))
+}
+
+// ParseScope parses a wire scope name ("contact" or "agent_contact"); ok is
+// false for anything else.
+func ParseScope(s string) (Scope, bool) {
+	switch s {
+	case "contact":
+		return ScopeContact, true
+	case "agent_contact":
+		return ScopeAgentContact, true
+	}
+	return 0, false
+}
+
+// Bounds of the settings, as fixed by the contract.
+const (
+	// MinMax and MaxMax bound Settings.Max (max_per_contact).
+	MinMax = 1
+	MaxMax = 1000
+	// MinWindowSeconds and MaxWindowSeconds bound the window (window_seconds):
+	// one minute to 30 days.
+	MinWindowSeconds = 60
+	MaxWindowSeconds = 2_592_000
+	// DefaultWindowSeconds is the window of a bot that sets none: 24 hours.
+	DefaultWindowSeconds = 86_400
+)
+
+// Settings are the limit settings in force for one bot.
+type Settings struct {
+	// Version is the settings version; 0 for a bot without settings.
+	Version int64
+	// Enabled says whether the limit is enforced. Sends are counted either way.
+	Enabled bool
+	// Max is X, the most counted sends per scope key within the window
+	// (MinMax..MaxMax when Enabled).
+	Max int
+	// WindowMs is the window length in milliseconds.
+	WindowMs int64
+	// Scope selects which sends share one limit.
+	Scope Scope
+}
+
+// Disabled returns the settings of a bot without settings: limit disabled,
+// version 0, 24 h window, scope contact.
+func Disabled() Settings {
+	return Settings{WindowMs: DefaultWindowSeconds * 1000, Scope: ScopeContact}
+}
+
+// WindowSeconds returns the window length in whole seconds.
+func (s Settings) WindowSeconds() int64 { return s.WindowMs / 1000 }
+
+// Validate reports whether the settings are within the contract's bounds:
+// Max in MinMax..MaxMax when Enabled (or when set at all), WindowMs a whole
+// number of seconds in MinWindowSeconds..MaxWindowSeconds, a known Scope and a
+// Version not below 0.
+// Disabled() is valid. Errors are prefixed "quota: ".
+//
+// Decide and Usage never panic on invalid settings, but their answers are only
+// specified for valid ones (an enabled Max outside the bounds is clamped into
+// them).
+func (s Settings) Validate() error {
+	if s.Version < 0 {
+		return fmt.Errorf("quota: version %d is negative", s.Version)
+	}
+	if s.Enabled || s.Max != 0 {
+		if s.Max < MinMax || s.Max > MaxMax {
+			return fmt.Errorf("quota: max %d out of range %d..%d", s.Max, MinMax, MaxMax)
+		}
+	}
+	if s.WindowMs%1000 != 0 {
+		return fmt.Errorf("quota: window %d ms is not a whole number of seconds", s.WindowMs)
+	}
+	if w := s.WindowSeconds(); w < MinWindowSeconds || w > MaxWindowSeconds {
+		return fmt.Errorf("quota: window %d s out of range %d..%d", w, MinWindowSeconds, MaxWindowSeconds)
+	}
+	if s.Scope != ScopeContact && s.Scope != ScopeAgentContact {
+		return errors.New("quota: unknown scope " + s.Scope.String())
+	}
+	return nil
+}
+
+// limit returns Max clamped into MinMax..MaxMax, the limit Decide and Usage
+// enforce when the settings are enabled.
+func (s Settings) limit() int {
+	return min(max(s.Max, MinMax), MaxMax)
+}
