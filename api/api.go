@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/quota"
+)
+
+// Backend answers the queries; *pipeline.Runner is one.
+type Backend interface {
+	// Ready reports whether the processor is ready to decide.
+	Ready() bool
+	// Settings returns the settings in force for bot.
+	Settings(bot string) quota.Settings
+	// Quota evaluates a contact's limit at time at.
+	Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error)
+}
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the listen address. Default "127.0.0.1:8080".
+	Addr string
+	// Gatherer serves /metrics; default prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// Logger receives request errors.
+	Logger zerolog.Logger
+	// now is the clock for "at" defaults; default time.Now.
+	now func() time.Time
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg     Config
+	backend Backend
+	srv     *http.Server
+	ln      net.Listener
+}
+
+// New listens on cfg.Addr (so a bad address fails at start, naming the flag)
+// and returns a Server that serves once Serve is called.
+func New(cfg Config, b Backend) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("api: http-addr %s: %w", cfg.Addr, err)
+	}
+	s := &Server{cfg: cfg, backend: b, ln: ln}
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(sctx)
+	return nil
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.backend.Ready() {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			return
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /v1/bots/{bot_id}/settings", s.settings)
+	mux.HandleFunc("GET /v1/bots/{bot_id}/contacts/{contact_id}/quota", s.quota)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// settingsBody is the response of GET /v1/bots/{bot_id}/settings.
+type settingsBody struct {
+	BotID          string         `json:"bot_id"`
+	Version        int64          `json:"version"`
+	ActiveMessages activeMessages `json:"active_messages"`
+}
+
+type activeMessages struct {
+	LimitEnabled  bool   `json:"limit_enabled"`
+	MaxPerContact *int   `json:"max_per_contact,omitempty"`
+	WindowSeconds int64  `json:"window_seconds"`
+	Scope         string `json:"scope"`
+}
+
+func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
+	bot := r.PathValue("bot_id")
+	if msg := checkID("bot_id", bot); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	st := s.backend.Settings(bot)
+	body := settingsBody{BotID: bot, Version: st.Version, ActiveMessages: activeMessages{
+		LimitEnabled: st.Enabled, WindowSeconds: st.WindowSeconds(), Scope: st.Scope.String(),
+	}}
+	if st.Max > 0 {
+		m := st.Max
+		body.ActiveMessages.MaxPerContact = &m
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// quotaBody is the response of the quota query.
+type quotaBody struct {
+	BotID             string  `json:"bot_id"`
+	ContactID         string  `json:"contact_id"`
+	AgentID           string  `json:"agent_id,omitempty"`
+	LimitEnabled      bool    `json:"limit_enabled"`
+	Limit             *int    `json:"limit,omitempty"`
+	Used              int     `json:"used"`
+	Remaining         *int    `json:"remaining,omitempty"`
+	WindowSeconds     int64   `json:"window_seconds"`
+	RetryAt           *string `json:"retry_at,omitempty"`
+	RetryAfterSeconds *int64  `json:"retry_after_seconds,omitempty"`
+}
+
+func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
+	bot, contact := r.PathValue("bot_id"), r.PathValue("contact_id")
+	q := r.URL.Query()
+	agent := q.Get("agent_id")
+	for _, c := range []struct{ name, v string }{{"bot_id", bot}, {"contact_id", contact}} {
+		if msg := checkID(c.name, c.v); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+	}
+	if q.Has("agent_id") {
+		if msg := checkID("agent_id", agent); msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
+		}
+	}
+	at := s.cfg.now()
+	if v := q.Get("at"); v != "" || q.Has("at") {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("at: must be an RFC 3339 time such as 2026-11-26T10:00:00Z, got %q", v))
+			return
+		}
+		at = t
+	}
+	if st := s.backend.Settings(bot); st.Scope == quota.ScopeAgentContact && agent == "" {
+		writeError(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
+		return
+	}
+	d, st, err := s.backend.Quota(bot, contact, agent, at)
+	if err != nil {
+		s.cfg.Logger.Error().Err(err).Str("bot_id", bot).Str("contact_id", contact).Msg("quota query failed")
+		writeError(w, http.StatusServiceUnavailable, "quota unavailable; try again")
+		return
+	}
+	if st.Scope == quota.ScopeAgentContact && agent == "" {
+		writeError(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
+		return
+	}
+	body := quotaBody{BotID: bot, ContactID: contact, AgentID: agent, LimitEnabled: d.Enabled,
+		Used: d.Used, WindowSeconds: st.WindowSeconds()}
+	if d.Enabled {
+		l, rem := d.Limit, d.Remaining
+		body.Limit, body.Remaining = &l, &rem
+	}
+	if d.RetryAt != 0 {
+		ts := string(events.AppendTime(nil, d.RetryAt))
+		ra := d.RetryAfterSeconds
+		body.RetryAt, body.RetryAfterSeconds = &ts, &ra
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func checkID(name, v string) string {
+	switch {
+	case v == "":
+		return name + ": must not be empty"
+	case len(v) > events.MaxIDBytes:
+		return fmt.Sprintf("%s: must be at most %d bytes, got %d", name, events.MaxIDBytes, len(v))
+	}
+	return ""
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

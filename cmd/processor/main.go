@@ -1,0 +1,123 @@
+// Command processor is sendgate: it decides every active-message send
+// attempt against its bot's per-customer limit. See README.md.
+//
+// Without --brokers it starts an embedded Kafka-protocol broker (the
+// single-machine development mode).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/sendgate/sendgate/api"
+	"github.com/sendgate/sendgate/broker"
+	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/state"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
+	opts, err := parseOptions(args, getenv, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "processor: %v\n", err)
+		return 2
+	}
+	log := zerolog.New(stderr).Level(opts.logLevel).With().Timestamp().Str("service", "sendgate").Logger()
+	if opts.checkConfig {
+		fmt.Fprintln(stderr, "processor: configuration is valid")
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process at once
+		log.Info().Msg("shutting down: finishing the batches in hand")
+	}()
+	if err := serve(ctx, opts, log); err != nil {
+		log.Error().Err(err).Msg("processor stopped")
+		return 1
+	}
+	log.Info().Msg("stopped")
+	return 0
+}
+
+// serve wires the components and runs them until ctx is done.
+func serve(ctx context.Context, o *options, log zerolog.Logger) error {
+	brokers := o.brokers
+	if len(brokers) == 0 {
+		b, err := broker.Start(broker.Config{
+			Addr: o.embeddedAddr, Dir: filepath.Join(o.dataDir, "broker"), Partitions: o.pipeline.Partitions,
+			Logf: func(level, msg string, args ...any) {
+				log.Debug().Str("component", "embedded-broker").Str("broker_level", level).Msgf(msg, args...)
+			},
+		})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = []string{b.Addr()}
+		log.Warn().Str("addr", b.Addr()).Str("log_dir", filepath.Join(o.dataDir, "broker")).
+			Msg("no --brokers: started the embedded Kafka-protocol broker; this is the single-machine development mode, not for production")
+	}
+	store, err := state.Open(filepath.Join(o.dataDir, "state"), state.Options{
+		Logf: func(format string, args ...any) {
+			log.Debug().Str("component", "pebble").Msgf(format, args...)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("data-dir %s: %w", o.dataDir, err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error().Err(err).Msg("closing the state store")
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := o.pipeline
+	cfg.Brokers = brokers
+	cfg.Logger = log
+	runner, err := pipeline.New(cfg, store, reg)
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{Addr: o.httpAddr, Gatherer: reg, Logger: log}, runner)
+	if err != nil {
+		return err
+	}
+	log.Info().Strs("brokers", brokers).Str("http", srv.Addr()).Str("data_dir", o.dataDir).
+		Str("attempts_topic", cfg.AttemptsTopic).Str("verdicts_topic", cfg.VerdictsTopic).Msg("sendgate starting")
+
+	hctx, hcancel := context.WithCancel(context.Background())
+	herr := make(chan error, 1)
+	go func() { herr <- srv.Run(hctx) }()
+	rerr := runner.Run(ctx)
+	hcancel()
+	select {
+	case err := <-herr:
+		if err != nil && rerr == nil {
+			rerr = err
+		}
+	case <-time.After(3 * time.Second):
+	}
+	return rerr
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sendgate/sendgate/pipeline"
+)
+
+// options are the processor's flags, each also settable as SENDGATE_<NAME>
+// in the environment (upper case, dashes as underscores); a flag given on
+// the command line wins.
+type options struct {
+	brokers      []string
+	embeddedAddr string
+	dataDir      string
+	httpAddr     string
+	logLevel     zerolog.Level
+	checkConfig  bool
+	pipeline     pipeline.Config
+}
+
+var errHelp = errors.New("help")
+
+func parseOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var (
+		brokers   = fs.String("brokers", "", "comma-separated bootstrap brokers; empty starts an embedded broker on --embedded-addr")
+		embedded  = fs.String("embedded-addr", "127.0.0.1:9092", "where the embedded broker listens (when --brokers is empty)")
+		dataDir   = fs.String("data-dir", "./data", "Pebble state (and the embedded broker's log under <data-dir>/broker)")
+		groupID   = fs.String("group-id", pipeline.DefaultGroupID, "consumer group")
+		attempts  = fs.String("attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
+		settings  = fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic (compacted)")
+		verdicts  = fs.String("verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
+		dlq       = fs.String("dlq-topic", pipeline.DefaultDLQTopic, "dead-letter topic")
+		httpAddr  = fs.String("http-addr", "127.0.0.1:8080", "health, metrics and query API")
+		session   = fs.Duration("session-timeout", 10*time.Second, "consumer-group session timeout: how soon a dead instance's partitions move")
+		logLevel  = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+		create    = fs.Bool("create-topics", true, "create missing topics at start (attempts and settings with LogAppendTime, settings compacted)")
+		parts     = fs.Int("partitions", 8, "partition count of the attempts and verdicts topics when they are created")
+		maxBatch  = fs.Int("max-batch", 4096, "most records decided and committed as one batch")
+		retention = fs.Duration("verdict-retention", 24*time.Hour, "least time a verdict is kept to answer redelivered attempts (longer when the bot's window is)")
+		check     = fs.Bool("check-config", false, "validate the flags and exit")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: processor [flags]\n\nEvery flag can also be set as SENDGATE_<FLAG> (e.g. SENDGATE_DATA_DIR); a flag wins over the environment.\n\n")
+		fs.PrintDefaults()
+	}
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SENDGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s (--%s): invalid value %q: %v", name, f.Name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	o := &options{embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, checkConfig: *check}
+	for _, b := range strings.Split(*brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			o.brokers = append(o.brokers, b)
+		}
+	}
+	lvl, err := zerolog.ParseLevel(strings.ToLower(*logLevel))
+	if err != nil || *logLevel == "" {
+		return nil, fmt.Errorf("--log-level: must be one of trace, debug, info, warn, error, got %q", *logLevel)
+	}
+	o.logLevel = lvl
+	if *dataDir == "" {
+		return nil, errors.New("--data-dir: must not be empty")
+	}
+	if *httpAddr == "" {
+		return nil, errors.New("--http-addr: must not be empty")
+	}
+	o.pipeline = pipeline.Config{
+		Brokers:          []string{"validated-later"},
+		GroupID:          *groupID,
+		AttemptsTopic:    *attempts,
+		SettingsTopic:    *settings,
+		VerdictsTopic:    *verdicts,
+		DLQTopic:         *dlq,
+		SessionTimeout:   *session,
+		CreateTopics:     *create || len(o.brokers) == 0,
+		Partitions:       *parts,
+		MaxBatch:         *maxBatch,
+		VerdictRetention: *retention,
+	}
+	if err := o.pipeline.Validate(); err != nil {
+		return nil, flagError(err)
+	}
+	o.pipeline.Brokers = nil
+	return o, nil
+}
+
+// flagError turns "pipeline: session-timeout: ..." into "--session-timeout: ...".
+func flagError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "pipeline: ")
+	return errors.New("--" + msg)
+}

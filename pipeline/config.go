@@ -1,0 +1,163 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config configures a Runner. The zero value of every field but Brokers means
+// its documented default; call Validate (New does) before use.
+type Config struct {
+	// Brokers are the bootstrap brokers. Required.
+	Brokers []string
+	// GroupID is the consumer group on the attempts topic. Default "sendgate".
+	GroupID string
+	// AttemptsTopic default "desk.active-messages.attempts".
+	AttemptsTopic string
+	// SettingsTopic default "desk.bot-settings".
+	SettingsTopic string
+	// VerdictsTopic default "desk.active-messages.verdicts".
+	VerdictsTopic string
+	// DLQTopic default "desk.active-messages.dlq".
+	DLQTopic string
+	// SessionTimeout of the consumer group: how soon a dead instance's
+	// partitions move. Default 10s.
+	SessionTimeout time.Duration
+
+	// CreateTopics creates missing topics at start (attempts and settings with
+	// message.timestamp.type=LogAppendTime, settings compacted). Default off;
+	// the embedded broker turns it on.
+	CreateTopics bool
+	// Partitions is the partition count of topics created by CreateTopics.
+	// Default 8.
+	Partitions int
+
+	// MaxBatch is the most records decided and committed as one batch.
+	// Default 4096.
+	MaxBatch int
+	// FetchMaxBytes bounds one fetch. Default 4 MiB.
+	FetchMaxBytes int
+	// FetchMaxWait is how long a fetch waits for new records. Default 250ms.
+	FetchMaxWait time.Duration
+	// VerdictRetention is the least time a verdict is kept for idempotency
+	// (redeliveries of the same attempt id); it is kept for the bot's window
+	// when that is longer. Default 24h.
+	VerdictRetention time.Duration
+	// ExpirePerBatch bounds the expired keys deleted per batch. Default 4096.
+	ExpirePerBatch int
+	// GroupCommitInterval is how often offsets are also committed to the
+	// consumer group (for lag tools; Pebble holds the authoritative ones).
+	// Default 1s.
+	GroupCommitInterval time.Duration
+	// ShutdownTimeout bounds finishing the batch in hand on shutdown.
+	// Default 8s.
+	ShutdownTimeout time.Duration
+
+	// Logger receives JSON log lines. Default: discard.
+	Logger zerolog.Logger
+
+	// now is the clock, for tests; default time.Now.
+	now func() time.Time
+}
+
+// Defaults, as documented on Config.
+const (
+	DefaultGroupID       = "sendgate"
+	DefaultAttemptsTopic = "desk.active-messages.attempts"
+	DefaultSettingsTopic = "desk.bot-settings"
+	DefaultVerdictsTopic = "desk.active-messages.verdicts"
+	DefaultDLQTopic      = "desk.active-messages.dlq"
+)
+
+// FutureClamp is how far ahead of the processor's wall clock a record
+// timestamp may be before it is clamped (fixed by the contract).
+const FutureClamp = 5 * time.Minute
+
+// EnsureDefaults fills in the defaults of unset fields.
+func (c *Config) EnsureDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.GroupID, DefaultGroupID)
+	def(&c.AttemptsTopic, DefaultAttemptsTopic)
+	def(&c.SettingsTopic, DefaultSettingsTopic)
+	def(&c.VerdictsTopic, DefaultVerdictsTopic)
+	def(&c.DLQTopic, DefaultDLQTopic)
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 8
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 4096
+	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = 4 << 20
+	}
+	if c.FetchMaxWait == 0 {
+		c.FetchMaxWait = 250 * time.Millisecond
+	}
+	if c.VerdictRetention == 0 {
+		c.VerdictRetention = 24 * time.Hour
+	}
+	if c.ExpirePerBatch == 0 {
+		c.ExpirePerBatch = 4096
+	}
+	if c.GroupCommitInterval == 0 {
+		c.GroupCommitInterval = time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 8 * time.Second
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+}
+
+// Validate reports the first invalid field, naming it.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("pipeline: brokers: at least one broker is required")
+	}
+	for _, b := range c.Brokers {
+		if b == "" {
+			return errors.New("pipeline: brokers: empty broker address")
+		}
+	}
+	topics := map[string]string{}
+	for _, t := range []struct{ field, name string }{
+		{"attempts-topic", c.AttemptsTopic}, {"settings-topic", c.SettingsTopic},
+		{"verdicts-topic", c.VerdictsTopic}, {"dlq-topic", c.DLQTopic},
+	} {
+		if t.name == "" {
+			return fmt.Errorf("pipeline: %s: must not be empty", t.field)
+		}
+		if other, dup := topics[t.name]; dup {
+			return fmt.Errorf("pipeline: %s: %q is also the %s", t.field, t.name, other)
+		}
+		topics[t.name] = t.field
+	}
+	switch {
+	case c.GroupID == "":
+		return errors.New("pipeline: group-id: must not be empty")
+	case c.SessionTimeout < time.Second || c.SessionTimeout > 5*time.Minute:
+		return fmt.Errorf("pipeline: session-timeout: must be 1s..5m, got %s", c.SessionTimeout)
+	case c.Partitions < 1 || c.Partitions > 10000:
+		return fmt.Errorf("pipeline: partitions: must be 1..10000, got %d", c.Partitions)
+	case c.MaxBatch < 1:
+		return fmt.Errorf("pipeline: max-batch: must be positive, got %d", c.MaxBatch)
+	case c.FetchMaxBytes < 1024:
+		return fmt.Errorf("pipeline: fetch-max-bytes: must be at least 1024, got %d", c.FetchMaxBytes)
+	case c.FetchMaxWait <= 0:
+		return fmt.Errorf("pipeline: fetch-max-wait: must be positive, got %s", c.FetchMaxWait)
+	case c.VerdictRetention < time.Minute:
+		return fmt.Errorf("pipeline: verdict-retention: must be at least 1m, got %s", c.VerdictRetention)
+	}
+	return nil
+}

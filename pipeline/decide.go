@@ -1,0 +1,311 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/quota"
+	"github.com/sendgate/sendgate/state"
+)
+
+// contactKey names one contact's history.
+type contactKey struct{ bot, contact string }
+
+// history is a contact's counted sends as loaded and changed by a batch.
+type history struct {
+	sends   []quota.Send
+	existed bool  // the key was in the store when loaded
+	dirty   bool  // changed by this batch
+	window  int64 // window (ms) of the bot when last touched, for the expiry
+}
+
+// work is what one batch decided: the changed histories and the new
+// idempotency records, kept until they are committed so that queries
+// reflect every verdict already published.
+type work struct {
+	hist     map[contactKey]*history
+	verdicts map[string][]byte // attempt id -> binary verdict
+	expiry   map[string]int64  // attempt id -> idempotency record expiry
+	hwm      int64
+	next     int64 // offset after the batch
+}
+
+func newWork() *work {
+	return &work{hist: map[contactKey]*history{}, verdicts: map[string][]byte{}, expiry: map[string]int64{}}
+}
+
+// output is what a batch publishes.
+type output struct {
+	msgs     []kafka.Message
+	arena    []byte
+	verdicts int
+	dlq      int
+	// newest record timestamp of the batch, for the decision-latency metric
+	newestMs int64
+}
+
+// decider decides the records of one partition. It is not safe for
+// concurrent use; one partition worker owns it.
+type decider struct {
+	r         *Runner
+	partition int32
+	topic     string
+	scratch   []quota.Send
+	vbuf      []byte
+	dbuf      []byte
+}
+
+// decideBatch decides recs (ascending offsets) starting from pos. Records with
+// offset < publishFrom change state but publish nothing (their verdicts were
+// published before: a rebuild). It returns the batch's work and output; an
+// error is a storage failure.
+func (d *decider) decideBatch(recs []record, pos state.Position, publishFrom int64, nowMs int64) (*work, *output, error) {
+	w := newWork()
+	w.hwm = pos.HWM
+	out := &output{}
+	limit := nowMs + FutureClamp.Milliseconds()
+	for i := range recs {
+		rec := &recs[i]
+		t := min(rec.TimeMs, limit)
+		t = max(t, w.hwm)
+		w.hwm = t
+		w.next = rec.Offset + 1
+		publish := rec.Offset >= publishFrom
+		out.newestMs = max(out.newestMs, rec.TimeMs)
+		if err := d.decideOne(w, out, rec, t, publish); err != nil {
+			return nil, nil, err
+		}
+	}
+	return w, out, nil
+}
+
+func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish bool) error {
+	log := d.r.log
+	in, err := events.DecodeInbound(rec.Value)
+	if err != nil && in.ID == "" {
+		// Unreadable: dead-letter only.
+		log.Warn().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
+			Err(err).Msg("unreadable attempts record; dead-lettered")
+		if publish {
+			d.deadLetter(out, rec, err.Error())
+		}
+		return nil
+	}
+	if err == nil && !keyMatches(rec.Key, in.BotID, in.ContactID) {
+		err = &events.Error{Field: "key", Msg: fmt.Sprintf("must be %q (bot_id/contact_id), got %q", in.BotID+"/"+in.ContactID, truncate(rec.Key))}
+		if in.Failed {
+			log.Warn().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
+				Err(err).Msg("send-failed event with a wrong key; dead-lettered")
+			if publish {
+				d.deadLetter(out, rec, err.Error())
+			}
+			return nil
+		}
+	}
+	if in.Failed {
+		h, err := d.history(w, in.BotID, in.ContactID)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		h.sends, ok = quota.Release(h.sends, in.AttemptID)
+		if ok {
+			h.dirty = true
+			d.r.metrics.failedReleased.WithLabelValues("released").Inc()
+		} else {
+			d.r.metrics.failedReleased.WithLabelValues("unknown").Inc()
+			log.Debug().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
+				Str("attempt_id", in.AttemptID).Msg("send-failed for an attempt with no counted send; ignored")
+		}
+		return nil
+	}
+
+	// An attempt, valid or not: exactly one verdict per attempt id.
+	stored, found, serr := d.storedVerdict(w, in.ID)
+	if serr != nil {
+		return serr
+	}
+	if found {
+		var v events.Verdict
+		if err := v.UnmarshalBinary(stored); err != nil {
+			return fmt.Errorf("partition %d: stored verdict of attempt %q: %w", d.partition, in.ID, err)
+		}
+		d.r.metrics.duplicates.Inc()
+		log.Debug().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
+			Str("attempt_id", in.ID).Msg("duplicate attempt; stored verdict re-emitted")
+		if publish {
+			d.emit(out, rec, &v)
+		}
+		return nil
+	}
+
+	var v events.Verdict
+	var retain int64
+	if err != nil {
+		v = events.Verdict{
+			AttemptID: in.ID, BotID: in.BotID, ContactID: in.ContactID, AgentID: in.AgentID,
+			Outcome: events.Rejected, Reason: events.InvalidRequest, Error: err.Error(), DecidedAt: t,
+		}
+		retain = d.r.cfg.VerdictRetention.Milliseconds()
+		log.Warn().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
+			Str("attempt_id", in.ID).Err(err).Msg("invalid attempt; rejected and dead-lettered")
+		if publish {
+			d.deadLetter(out, rec, err.Error())
+		}
+	} else {
+		s := d.r.settings.get(in.BotID)
+		h, err := d.history(w, in.BotID, in.ContactID)
+		if err != nil {
+			return err
+		}
+		h.sends = quota.Expire(h.sends, s.WindowMs, t)
+		dec := quota.Decide(h.sends, s, in.AgentID, t)
+		if dec.Outcome == quota.Allowed {
+			h.sends = quota.Record(h.sends, quota.Send{At: t, Agent: in.AgentID, Attempt: in.ID})
+		}
+		h.dirty = true // expired sends dropped, or one recorded
+		h.window = s.WindowMs
+		v = events.FromDecision(in, dec, s, t)
+		retain = max(s.WindowMs, d.r.cfg.VerdictRetention.Milliseconds())
+	}
+	d.vbuf = v.AppendBinary(d.vbuf[:0])
+	w.verdicts[in.ID] = append([]byte(nil), d.vbuf...)
+	w.expiry[in.ID] = t + retain
+	if publish {
+		d.emit(out, rec, &v)
+	}
+	return nil
+}
+
+// history returns the batch's working copy of a contact's history, loading it
+// from the store on first use.
+func (d *decider) history(w *work, bot, contact string) (*history, error) {
+	k := contactKey{bot, contact}
+	if h, ok := w.hist[k]; ok {
+		return h, nil
+	}
+	sends, err := d.r.store.History(d.partition, bot, contact, nil)
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: load history of %s/%s: %w", d.partition, bot, contact, err)
+	}
+	h := &history{sends: sends, existed: len(sends) > 0, window: d.r.settings.get(bot).WindowMs}
+	w.hist[k] = h
+	return h, nil
+}
+
+func (d *decider) storedVerdict(w *work, id string) ([]byte, bool, error) {
+	if v, ok := w.verdicts[id]; ok {
+		return v, true, nil
+	}
+	v, ok, err := d.r.store.Verdict(d.partition, id, d.dbuf[:0])
+	if err != nil {
+		return nil, false, fmt.Errorf("partition %d: load verdict of attempt %q: %w", d.partition, id, err)
+	}
+	if ok {
+		d.dbuf = v
+	}
+	return v, ok, nil
+}
+
+// emit appends the verdict message for rec.
+func (d *decider) emit(out *output, rec *record, v *events.Verdict) {
+	start := len(out.arena)
+	out.arena = events.AppendVerdict(out.arena, v)
+	out.msgs = append(out.msgs, kafka.Message{
+		Topic: d.r.cfg.VerdictsTopic, Key: rec.Key,
+		// Value is fixed up in finish: the arena may still move.
+		Offset: int64(start), Partition: len(out.arena) - start,
+	})
+	out.verdicts++
+	d.r.metrics.verdicts.WithLabelValues(v.Outcome.String(), v.Reason.String()).Inc()
+}
+
+// deadLetter appends the DLQ copy of rec.
+func (d *decider) deadLetter(out *output, rec *record, reason string) {
+	out.msgs = append(out.msgs, kafka.Message{
+		Topic: d.r.cfg.DLQTopic, Key: rec.Key, Value: rec.Value, Offset: -1,
+		Headers: dlqHeaders(reason, d.topic, d.partition, rec.Offset),
+	})
+	out.dlq++
+	d.r.metrics.dlq.WithLabelValues(d.topic).Inc()
+}
+
+// finish points every verdict message at its bytes in the arena and clears
+// the fields used to carry the positions.
+func (out *output) finish() {
+	for i := range out.msgs {
+		m := &out.msgs[i]
+		if m.Offset >= 0 && m.Value == nil {
+			start, n := int(m.Offset), m.Partition
+			m.Value = out.arena[start : start+n : start+n]
+		}
+		m.Offset, m.Partition = 0, 0
+	}
+}
+
+// dlqMsgs collects dead letters outside an attempts batch.
+type dlqMsgs []kafka.Message
+
+func (q *dlqMsgs) add(dlqTopic string, rec *record, reason, topic string, partition int32) {
+	*q = append(*q, kafka.Message{Topic: dlqTopic, Key: rec.Key, Value: rec.Value,
+		Headers: dlqHeaders(reason, topic, partition, rec.Offset)})
+}
+
+func dlqHeaders(reason, topic string, partition int32, offset int64) []kafka.Header {
+	return []kafka.Header{
+		{Key: "sendgate-error", Value: []byte(reason)},
+		{Key: "sendgate-source-topic", Value: []byte(topic)},
+		{Key: "sendgate-source-partition", Value: strconv.AppendInt(nil, int64(partition), 10)},
+		{Key: "sendgate-source-offset", Value: strconv.AppendInt(nil, offset, 10)},
+	}
+}
+
+// keyMatches reports whether key is "{bot}/{contact}".
+func keyMatches(key []byte, bot, contact string) bool {
+	return len(key) == len(bot)+1+len(contact) &&
+		string(key[:len(bot)]) == bot && key[len(bot)] == '/' && string(key[len(bot)+1:]) == contact
+}
+
+func truncate(b []byte) string {
+	if len(b) > 80 {
+		return string(b[:80]) + "..."
+	}
+	return string(b)
+}
+
+// write adds the batch's changes to b: expired keys first (a Pebble batch's
+// later operation on a key wins), then histories, verdicts and the position.
+func (w *work) write(b *state.Batch, p int32, expireMax int) (delta stateDelta, err error) {
+	hd, vd, err := b.Expire(p, w.hwm, expireMax)
+	if err != nil {
+		return delta, fmt.Errorf("partition %d: expire: %w", p, err)
+	}
+	delta.histories -= hd
+	delta.verdicts -= vd
+	for k, h := range w.hist {
+		if !h.dirty {
+			continue
+		}
+		b.PutHistory(p, k.bot, k.contact, h.sends, quota.ExpiresAt(h.sends, h.window))
+		switch {
+		case len(h.sends) > 0 && !h.existed:
+			delta.histories++
+		case len(h.sends) == 0 && h.existed:
+			delta.histories--
+		}
+	}
+	for id, v := range w.verdicts {
+		b.PutVerdict(p, id, v, w.expiry[id])
+		delta.verdicts++
+	}
+	b.PutPosition(p, state.Position{Offset: w.next, HWM: w.hwm})
+	return delta, nil
+}
+
+type stateDelta struct{ histories, verdicts int }
+
+var errStopped = errors.New("pipeline: stopped")

@@ -1,0 +1,238 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/quota"
+	"github.com/sendgate/sendgate/state"
+)
+
+const (
+	attemptsTopic = pipeline.DefaultAttemptsTopic
+	settingsTopic = pipeline.DefaultSettingsTopic
+	verdictsTopic = pipeline.DefaultVerdictsTopic
+	dlqTopic      = pipeline.DefaultDLQTopic
+)
+
+// env is an in-process Kafka (kfake, spoken to over TCP), a Pebble store on
+// disk and a Runner, plus a franz-go client playing the send pipeline, the
+// settings service and the verdict consumers.
+type env struct {
+	t       *testing.T
+	cluster *kfake.Cluster
+	addr    string
+	dir     string
+	cl      *kgo.Client
+
+	runner *pipeline.Runner
+	store  *state.Store
+	cancel context.CancelFunc
+	done   chan error
+
+	mu       sync.Mutex
+	verdicts map[string][][]byte // attempt id -> every verdict value seen, in order
+	dlq      []*kgo.Record
+}
+
+func newEnv(t *testing.T, partitions int32) *env {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, attemptsTopic, verdictsTopic),
+		kfake.SeedTopics(1, settingsTopic, dlqTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	e := &env{t: t, cluster: c, addr: c.ListenAddrs()[0], dir: t.TempDir(), verdicts: map[string][][]byte{}}
+	e.cl, err = kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ConsumeTopics(verdictsTopic, dlqTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))) // murmur2 on the key, as Kafka's default
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.cl.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go e.collect(ctx)
+	return e
+}
+
+// collect reads the verdict and dead-letter topics.
+func (e *env) collect(ctx context.Context) {
+	for ctx.Err() == nil {
+		fs := e.cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if r.Topic == dlqTopic {
+				e.dlq = append(e.dlq, r)
+				return
+			}
+			v, err := events.DecodeVerdict(r.Value)
+			if err != nil {
+				e.t.Errorf("verdict at offset %d does not decode: %v: %s", r.Offset, err, r.Value)
+				return
+			}
+			e.verdicts[v.AttemptID] = append(e.verdicts[v.AttemptID], r.Value)
+			if string(r.Key) != v.BotID+"/"+v.ContactID && v.Outcome != events.Rejected {
+				e.t.Errorf("verdict of %s has key %q", v.AttemptID, r.Key)
+			}
+		})
+	}
+}
+
+type runOpt func(*pipeline.Config)
+
+// start opens the store and runs a Runner until it is ready.
+func (e *env) start(opts ...runOpt) {
+	e.t.Helper()
+	st, err := state.Open(e.dir, state.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := pipeline.Config{Brokers: []string{e.addr}, SessionTimeout: 6 * time.Second, FetchMaxWait: 50 * time.Millisecond,
+		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	r, err := pipeline.New(cfg, st, prometheus.NewRegistry())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.runner, e.store, e.cancel, e.done = r, st, cancel, make(chan error, 1)
+	go func() { e.done <- r.Run(ctx) }()
+	e.waitFor("runner ready", r.Ready)
+}
+
+// stop shuts the runner down gracefully and closes the store.
+func (e *env) stop() {
+	e.t.Helper()
+	if e.runner == nil {
+		return
+	}
+	e.cancel()
+	select {
+	case err := <-e.done:
+		if err != nil {
+			e.t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		e.t.Fatal("runner did not stop")
+	}
+	if err := e.store.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.runner = nil
+}
+
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (e *env) produce(topic string, key, value []byte, ts time.Time) {
+	e.t.Helper()
+	r := &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: ts}
+	if err := e.cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+		e.t.Fatalf("produce to %s: %v", topic, err)
+	}
+}
+
+// settings publishes a settings-changed event.
+func (e *env) settings(bot string, s quota.Settings) {
+	e.t.Helper()
+	ev := events.SettingsChanged{ID: fmt.Sprintf("set-%s-%d", bot, s.Version), BotID: bot, ChangedBy: "admin@acme", Settings: s}
+	e.produce(settingsTopic, []byte(bot), events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli()), time.Now())
+}
+
+func (e *env) tombstone(bot string) {
+	e.t.Helper()
+	e.produce(settingsTopic, []byte(bot), nil, time.Now())
+}
+
+func (e *env) attempt(id, bot, contact, agent string, ts time.Time) {
+	e.t.Helper()
+	e.produce(attemptsTopic, []byte(bot+"/"+contact), events.AppendAttempt(nil, id, bot, contact, agent, ts.UnixMilli()), ts)
+}
+
+func (e *env) failed(id, bot, contact, attempt string, ts time.Time) {
+	e.t.Helper()
+	e.produce(attemptsTopic, []byte(bot+"/"+contact), events.AppendFailed(nil, id, bot, contact, attempt, ts.UnixMilli()), ts)
+}
+
+// verdict waits for the n-th (1-based) verdict of an attempt id.
+func (e *env) verdictN(id string, n int) (events.Verdict, []byte) {
+	e.t.Helper()
+	var raw []byte
+	e.waitFor("verdict of "+id, func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if vs := e.verdicts[id]; len(vs) >= n {
+			raw = vs[n-1]
+			return true
+		}
+		return false
+	})
+	v, err := events.DecodeVerdict(raw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v, raw
+}
+
+func (e *env) verdict(id string) events.Verdict {
+	e.t.Helper()
+	v, _ := e.verdictN(id, 1)
+	return v
+}
+
+func (e *env) verdictCount(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.verdicts[id])
+}
+
+// dlqN waits for at least n dead letters and returns them.
+func (e *env) dlqN(n int) []*kgo.Record {
+	e.t.Helper()
+	var out []*kgo.Record
+	e.waitFor(fmt.Sprintf("%d dead letters", n), func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		out = append(out[:0], e.dlq...)
+		return len(out) >= n
+	})
+	return out
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+func limit(version int64, max int, window time.Duration, scope quota.Scope) quota.Settings {
+	return quota.Settings{Version: version, Enabled: true, Max: max, WindowMs: window.Milliseconds(), Scope: scope}
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }

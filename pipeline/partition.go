@@ -1,0 +1,251 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sendgate/sendgate/quota"
+	"github.com/sendgate/sendgate/state"
+)
+
+// partition is one owned attempts partition and its worker.
+type partition struct {
+	r   *Runner
+	id  int32
+	dec decider
+
+	// mu guards pending: decided, possibly published, not yet committed.
+	mu      sync.Mutex
+	pending *work
+}
+
+func newPartition(r *Runner, id int32) *partition {
+	p := &partition{r: r, id: id}
+	p.dec = decider{r: r, partition: id, topic: r.cfg.AttemptsTopic}
+	return p
+}
+
+// start finds where to resume: the offset stored in Pebble with the state,
+// or, for a partition this instance has no state for, the partition's first
+// offset with publishing suppressed up to the group's committed offset (the
+// records before it were decided by another instance: re-reading them
+// rebuilds the state without publishing their verdicts again).
+func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Position, publishFrom int64, err error) {
+	pos, ok, err := p.r.store.Position(p.id)
+	if err != nil {
+		return pos, 0, fmt.Errorf("partition %d: load position: %w", p.id, err)
+	}
+	if ok {
+		return pos, 0, nil
+	}
+	first, _, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
+	if err != nil {
+		return pos, 0, err
+	}
+	pos = state.Position{Offset: first[int(p.id)]}
+	if groupOffset > pos.Offset {
+		p.r.log.Warn().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).
+			Int64("from", pos.Offset).Int64("group_offset", groupOffset).
+			Msg("no local state for partition: rebuilding from its first offset, publishing from the group's offset on")
+		return pos, groupOffset, nil
+	}
+	return pos, 0, nil
+}
+
+// run processes the partition until ctx is done (shutdown or the end of the
+// consumer-group generation). The batch in hand is always finished and
+// committed before it returns. It returns a non-nil error only for a storage
+// failure, which stops the processor.
+func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset int64) error {
+	r, log := p.r, p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
+	var pos state.Position
+	var publishFrom int64
+	for {
+		var err error
+		pos, publishFrom, err = p.start(ctx, groupOffset)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn().Err(err).Msg("cannot find the partition's start offset; retrying")
+		r.noteBrokerError(err)
+		if !sleep(ctx, time.Second) {
+			return nil
+		}
+	}
+	log.Info().Int64("offset", pos.Offset).Int64("hwm", pos.HWM).Msg("partition assigned")
+	var (
+		recs        []record
+		backoff     = newBackoff()
+		lastGroupAt time.Time
+	)
+	for ctx.Err() == nil {
+		res, err := r.kafka.fetch(ctx, r.cfg.AttemptsTopic, int(p.id), pos.Offset, r.cfg.MaxBatch, recs)
+		recs = res.records
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				pos = p.outOfRange(ctx, pos, res, log)
+				continue
+			}
+			r.metrics.fetchErrors.WithLabelValues(r.cfg.AttemptsTopic).Inc()
+			r.noteBrokerError(err)
+			log.Warn().Err(err).Int64("offset", pos.Offset).Dur("retry_in", backoff.peek()).Msg("fetch failed; retrying")
+			if !sleep(ctx, backoff.next()) {
+				return nil
+			}
+			continue
+		}
+		r.noteBrokerOK()
+		backoff.reset()
+		r.metrics.lag.WithLabelValues(partLabel(p.id)).Set(float64(max(res.hwm-pos.Offset-int64(len(recs)), 0)))
+		if len(recs) == 0 {
+			pos.Offset = max(pos.Offset, res.skipTo)
+			continue
+		}
+		fetched := time.Now()
+		// From here on the batch is finished even if ctx ends: a shutdown or
+		// a revoked partition commits what it took.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
+		next, err := p.process(bctx, recs, pos, publishFrom)
+		cancel()
+		if err != nil {
+			if !errors.Is(err, errStopped) {
+				return err
+			}
+			r.noteBrokerError(err)
+			log.Warn().Err(err).Int64("offset", pos.Offset).Msg("batch not committed; it will be read again")
+			if !sleep(ctx, backoff.next()) {
+				return nil
+			}
+			continue
+		}
+		pos = next
+		r.metrics.consumed.WithLabelValues(r.cfg.AttemptsTopic).Add(float64(len(recs)))
+		r.metrics.batchSize.Observe(float64(len(recs)))
+		r.metrics.batchLatency.Observe(time.Since(fetched).Seconds())
+		if time.Since(lastGroupAt) >= r.cfg.GroupCommitInterval && gen != nil {
+			lastGroupAt = time.Now()
+			if err := gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): pos.Offset}}); err != nil {
+				log.Debug().Err(err).Msg("group offset commit failed (Pebble holds the offset; lag tools may lag)")
+			}
+		}
+	}
+	if gen != nil {
+		_ = gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): pos.Offset}})
+	}
+	return nil
+}
+
+// process decides one batch, publishes its verdicts and dead letters, waits
+// for their acknowledgement, then commits state and offset together.
+func (p *partition) process(ctx context.Context, recs []record, pos state.Position, publishFrom int64) (state.Position, error) {
+	r := p.r
+	// Read-your-settings: every settings change acknowledged before these
+	// records were fetched applies to them.
+	if err := r.follower.catchUp(ctx); err != nil {
+		return pos, fmt.Errorf("%w: settings catch-up: %v", errStopped, err)
+	}
+	w, out, err := p.dec.decideBatch(recs, pos, publishFrom, r.cfg.now().UnixMilli())
+	if err != nil {
+		return pos, err
+	}
+	out.finish()
+	p.mu.Lock()
+	p.pending = w
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.pending = nil
+		p.mu.Unlock()
+	}()
+	if err := r.publish(ctx, out.msgs); err != nil {
+		return pos, fmt.Errorf("%w: publish: %v", errStopped, err)
+	}
+	if out.verdicts > 0 && out.newestMs > 0 {
+		r.metrics.decisionDelay.Observe(max(float64(r.cfg.now().UnixMilli()-out.newestMs)/1000, 0))
+	}
+	b := r.store.NewBatch()
+	defer b.Close()
+	delta, err := w.write(b, p.id, r.cfg.ExpirePerBatch)
+	if err != nil {
+		return pos, err
+	}
+	if err := b.Commit(); err != nil {
+		return pos, fmt.Errorf("partition %d: commit batch ending at offset %d: %w", p.id, w.next, err)
+	}
+	r.addStateKeys(delta)
+	return state.Position{Offset: w.next, HWM: w.hwm}, nil
+}
+
+// outOfRange handles a stored offset the partition no longer has: beyond its
+// end (the topic was recreated) or before its start (retention removed
+// records). State is kept either way.
+func (p *partition) outOfRange(ctx context.Context, pos state.Position, res fetchResult, log zerolog.Logger) state.Position {
+	first, end, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
+	if err != nil {
+		log.Warn().Err(err).Msg("offset out of range and offsets unavailable; retrying")
+		sleep(ctx, time.Second)
+		return pos
+	}
+	f, e := first[int(p.id)], end[int(p.id)]
+	switch {
+	case pos.Offset > e:
+		log.Error().Int64("stored_offset", pos.Offset).Int64("log_end", e).
+			Msg("stored offset is beyond the partition's end (topic recreated?): continuing from the end, state kept")
+		pos.Offset = e
+	case pos.Offset < f:
+		log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).
+			Msg("records before the partition's first offset were deleted by retention: continuing from its start")
+		pos.Offset = f
+	}
+	return pos
+}
+
+// query returns the counted sends of a contact as this instance knows them,
+// including a batch whose verdicts may be published but not yet committed.
+func (p *partition) query(bot, contact string) ([]quota.Send, error) {
+	p.mu.Lock()
+	if w := p.pending; w != nil {
+		if h, ok := w.hist[contactKey{bot, contact}]; ok {
+			s := append([]quota.Send(nil), h.sends...)
+			p.mu.Unlock()
+			return s, nil
+		}
+	}
+	p.mu.Unlock()
+	return p.r.store.History(p.id, bot, contact, nil)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// backoff is exponential from 100ms to 5s.
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff            { return &backoff{d: 100 * time.Millisecond} }
+func (b *backoff) peek() time.Duration { return b.d }
+func (b *backoff) reset()              { b.d = 100 * time.Millisecond }
+func (b *backoff) next() time.Duration {
+	d := b.d
+	b.d = min(2*b.d, 5*time.Second)
+	return d
+}

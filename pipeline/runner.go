@@ -1,0 +1,366 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sendgate/sendgate/quota"
+	"github.com/sendgate/sendgate/state"
+)
+
+// Runner is the sendgate processor: see the package documentation.
+type Runner struct {
+	cfg      Config
+	store    *state.Store
+	log      zerolog.Logger
+	metrics  *metrics
+	kafka    *broker
+	writer   *kafka.Writer
+	settings *settingsTable
+	follower *follower
+
+	mu             sync.Mutex
+	parts          map[int32]*partition // owned attempts partitions
+	attemptsParts  []int                // every partition of the attempts topic
+	settingsReady  atomic.Bool
+	joined         atomic.Bool
+	brokerErrAt    atomic.Int64 // unix ns of the last broker error
+	brokerOKAt     atomic.Int64 // unix ns of the last broker success
+	stateKeys      [2]atomic.Int64
+	lastBrokerWarn atomic.Int64
+}
+
+// New returns a Runner over store, registering its metrics with reg. The
+// caller keeps ownership of store and closes it after Run returns.
+func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	transport := &kafka.Transport{ClientID: "sendgate", IdleTimeout: time.Minute, MetadataTTL: 10 * time.Second}
+	r := &Runner{
+		cfg:      cfg,
+		store:    store,
+		log:      cfg.Logger,
+		metrics:  newMetrics(reg),
+		settings: newSettingsTable(),
+		parts:    map[int32]*partition{},
+	}
+	r.kafka = newBroker(&r.cfg, transport)
+	r.writer = &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    8192,
+		BatchBytes:   16 << 20,
+		BatchTimeout: time.Millisecond,
+		MaxAttempts:  3,
+		WriteTimeout: 10 * time.Second,
+		Transport:    transport,
+	}
+	r.follower = newFollower(r)
+	return r, nil
+}
+
+// Run processes until ctx is done, then finishes and commits the batches in
+// hand and returns nil. It returns an error for a failure it cannot retry
+// (storage).
+func (r *Runner) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer r.writer.Close()
+
+	if err := r.setup(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.follower.run(ctx); err != nil {
+			cancel(err)
+		}
+	}()
+	// Settings are caught up before the first decision.
+	for {
+		err := r.follower.catchUp(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			wg.Wait()
+			return fatal(ctx)
+		}
+		r.noteBrokerError(err)
+		sleep(ctx, time.Second)
+	}
+	r.settingsReady.Store(true)
+	r.log.Info().Msg("settings caught up")
+	r.consume(ctx, cancel)
+	wg.Wait()
+	return fatal(ctx)
+}
+
+func fatal(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// setup creates the topics (when configured) and loads the settings,
+// retrying while the broker is unreachable.
+func (r *Runner) setup(ctx context.Context) error {
+	bo := newBackoff()
+	for {
+		err := r.trySetup(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var se *setupError
+		if errors.As(err, &se) {
+			return se.err
+		}
+		r.noteBrokerError(err)
+		r.log.Warn().Err(err).Dur("retry_in", bo.peek()).Msg("cannot reach Kafka at start; retrying")
+		sleep(ctx, bo.next())
+	}
+}
+
+type setupError struct{ err error }
+
+func (e *setupError) Error() string { return e.err.Error() }
+
+func (r *Runner) trySetup(ctx context.Context) error {
+	if r.cfg.CreateTopics {
+		if err := r.kafka.ensureTopics(ctx); err != nil {
+			return err
+		}
+	}
+	parts, err := r.kafka.partitions(ctx, r.cfg.AttemptsTopic)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.attemptsParts = parts
+	r.mu.Unlock()
+	if err := r.follower.init(ctx); err != nil {
+		return err
+	}
+	r.noteBrokerOK()
+	return nil
+}
+
+// consume runs consumer-group generations until ctx is done.
+func (r *Runner) consume(ctx context.Context, cancel context.CancelCauseFunc) {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     r.cfg.GroupID,
+		Brokers:                r.cfg.Brokers,
+		Topics:                 []string{r.cfg.AttemptsTopic},
+		SessionTimeout:         r.cfg.SessionTimeout,
+		RebalanceTimeout:       r.cfg.SessionTimeout,
+		HeartbeatInterval:      r.cfg.SessionTimeout / 5,
+		JoinGroupBackoff:       time.Second,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 10 * time.Second,
+		StartOffset:            kafka.FirstOffset,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			r.log.Debug().Str("component", "consumer-group").Msgf(msg, args...)
+		}),
+	})
+	if err != nil {
+		cancel(fmt.Errorf("pipeline: consumer group: %w", err))
+		return
+	}
+	defer func() {
+		if err := cg.Close(); err != nil {
+			r.log.Debug().Err(err).Msg("leaving the consumer group")
+		}
+	}()
+	for {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.noteBrokerError(err)
+			r.log.Warn().Err(err).Msg("joining the consumer group failed; retrying")
+			sleep(ctx, time.Second)
+			continue
+		}
+		r.runGeneration(ctx, cancel, gen)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// runGeneration runs one worker per assigned partition and returns when the
+// generation ends (rebalance) or ctx is done, all workers having committed.
+func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFunc, gen *kafka.Generation) {
+	assigned := gen.Assignments[r.cfg.AttemptsTopic]
+	ids := make([]int32, 0, len(assigned))
+	for _, a := range assigned {
+		ids = append(ids, int32(a.ID))
+	}
+	r.log.Info().Int32("generation", gen.ID).Interface("partitions", ids).Msg("consumer group generation")
+	parts := make(map[int32]*partition, len(assigned))
+	for _, a := range assigned {
+		parts[int32(a.ID)] = newPartition(r, int32(a.ID))
+	}
+	r.mu.Lock()
+	r.parts = parts
+	r.mu.Unlock()
+	r.metrics.partitionsOwned.Set(float64(len(parts)))
+	r.joined.Store(true)
+
+	var wg sync.WaitGroup
+	genDone := make(chan struct{})
+	wg.Add(1)
+	gen.Start(func(gctx context.Context) {
+		// Keeps the generation alive while workers run, and ends it on
+		// shutdown.
+		defer wg.Done()
+		select {
+		case <-gctx.Done():
+		case <-ctx.Done():
+		}
+		close(genDone)
+	})
+	for _, a := range assigned {
+		p := parts[int32(a.ID)]
+		offset := a.Offset
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wctx, wcancel := context.WithCancel(ctx)
+			defer wcancel()
+			go func() {
+				select {
+				case <-genDone:
+					wcancel()
+				case <-wctx.Done():
+				}
+			}()
+			if err := p.run(wctx, gen, offset); err != nil {
+				r.log.Error().Err(err).Int32("partition", p.id).Msg("storage failure: stopping")
+				cancel(err)
+			}
+		}()
+	}
+	wg.Wait()
+	r.mu.Lock()
+	r.parts = map[int32]*partition{}
+	r.mu.Unlock()
+	r.metrics.partitionsOwned.Set(0)
+}
+
+// publish writes msgs and waits for their acknowledgement, retrying failed
+// messages with backoff until ctx is done.
+func (r *Runner) publish(ctx context.Context, msgs []kafka.Message) error {
+	bo := newBackoff()
+	for len(msgs) > 0 {
+		err := r.writer.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+			failed := msgs[:0:0]
+			for i, e := range werrs {
+				if e != nil {
+					failed = append(failed, msgs[i])
+				}
+			}
+			msgs = failed
+		}
+		r.metrics.publishRetries.Inc()
+		r.noteBrokerError(err)
+		r.log.Warn().Err(err).Int("messages", len(msgs)).Dur("retry_in", bo.peek()).Msg("publish failed; retrying")
+		if !sleep(ctx, bo.next()) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) noteBrokerError(err error) {
+	r.brokerErrAt.Store(time.Now().UnixNano())
+	r.updateReady()
+}
+
+func (r *Runner) noteBrokerOK() {
+	r.brokerOKAt.Store(time.Now().UnixNano())
+	r.updateReady()
+}
+
+func (r *Runner) addStateKeys(d stateDelta) {
+	h := r.stateKeys[0].Add(int64(d.histories))
+	v := r.stateKeys[1].Add(int64(d.verdicts))
+	r.metrics.stateKeys.WithLabelValues("history").Set(float64(max(h, 0)))
+	r.metrics.stateKeys.WithLabelValues("verdict").Set(float64(max(v, 0)))
+}
+
+// Ready reports whether the processor is ready to decide: settings caught up,
+// a consumer-group generation joined with its partitions restored, and the
+// broker answering.
+func (r *Runner) Ready() bool {
+	ok := r.settingsReady.Load() && r.joined.Load() && r.brokerOKAt.Load() >= r.brokerErrAt.Load()
+	return ok
+}
+
+func (r *Runner) updateReady() {
+	if r.Ready() {
+		r.metrics.ready.Set(1)
+	} else {
+		r.metrics.ready.Set(0)
+	}
+}
+
+// Settings returns the settings in force for bot.
+func (r *Runner) Settings(bot string) quota.Settings { return r.settings.get(bot) }
+
+// Quota evaluates the limit of a contact at time at over the sends counted so
+// far with decision time <= at, including those of a batch whose verdicts are
+// published but not yet committed.
+func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
+	s := r.settings.get(bot)
+	r.mu.Lock()
+	parts := r.attemptsParts
+	r.mu.Unlock()
+	if len(parts) == 0 {
+		return quota.Decision{}, s, errors.New("pipeline: not started")
+	}
+	pid := int32((&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(bot + "/" + contact)}, parts...))
+	r.mu.Lock()
+	p := r.parts[pid]
+	r.mu.Unlock()
+	var sends []quota.Send
+	var err error
+	if p != nil {
+		sends, err = p.query(bot, contact)
+	} else {
+		sends, err = r.store.History(pid, bot, contact, nil)
+	}
+	if err != nil {
+		return quota.Decision{}, s, err
+	}
+	return quota.Usage(sends, s, agent, at.UnixMilli()), s, nil
+}
