@@ -92,6 +92,18 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if *httpAddr == "" {
 		return nil, errors.New("--http-addr: must not be empty")
 	}
+	// Zero means "default" in pipeline.Config; on the command line it is a
+	// mistake.
+	switch {
+	case *session <= 0:
+		return nil, fmt.Errorf("--session-timeout: must be positive, got %s", *session)
+	case *parts <= 0:
+		return nil, fmt.Errorf("--partitions: must be positive, got %d", *parts)
+	case *maxBatch <= 0:
+		return nil, fmt.Errorf("--max-batch: must be positive, got %d", *maxBatch)
+	case *retention <= 0:
+		return nil, fmt.Errorf("--verdict-retention: must be positive, got %s", *retention)
+	}
 	o.pipeline = pipeline.Config{
 		Brokers:          []string{"validated-later"},
 		GroupID:          *groupID,
@@ -105,6 +117,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		MaxBatch:         *maxBatch,
 		VerdictRetention: *retention,
 	}
+	o.pipeline.EnsureDefaults()
 	if err := o.pipeline.Validate(); err != nil {
 		return nil, flagError(err)
 	}

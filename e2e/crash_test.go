@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/quota"
+)
+
+// sent is one record produced to the attempts topic, as the model sees it.
+type sent struct {
+	partition int32
+	offset    int64
+	tsMs      int64
+	failed    bool
+	id        string // attempt id (or failed event id)
+	bot       string
+	contact   string
+	agent     string
+	released  string // failed: the attempt released
+}
+
+var crashSettings = map[string]quota.Settings{
+	"bot-a": {Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000, Scope: quota.ScopeContact},
+	"bot-b": {Version: 4, Enabled: true, Max: 2, WindowMs: 3_600_000, Scope: quota.ScopeAgentContact},
+	// bot-c has no settings: limit disabled, still recorded.
+}
+
+// TestKill9 runs thousands of attempts over 8 partitions through the real
+// binary while killing it with SIGKILL at random moments, and checks every
+// verdict against a reference model: no attempt counted twice, none
+// without a verdict, every re-emitted verdict identical.
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end crash test; run without -short")
+	}
+	k := newCluster(t, 8)
+	for bot, s := range crashSettings {
+		ev := events.SettingsChanged{ID: "set-" + bot, BotID: bot, ChangedBy: "admin", Settings: s}
+		k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte(bot), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
+	}
+	dataDir := t.TempDir()
+	p := startProc(t, dataDir, "--brokers", k.addr)
+
+	rng := rand.New(rand.NewPCG(7, 9))
+	bots := []string{"bot-a", "bot-b", "bot-c"}
+	agents := []string{"ana", "bob", "cid"}
+	base := time.Now().Add(-2 * time.Hour).UnixMilli()
+	const total = 4000
+	var log []sent
+	var allowedIDs []string
+	kills := 0
+	for i := 0; i < total; {
+		var batch []*kgo.Record
+		var meta []sent
+		for j := 0; j < 100 && i < total; j++ {
+			ts := base + int64(i)*500
+			s := sent{tsMs: ts, bot: bots[rng.IntN(3)], contact: fmt.Sprintf("c%02d", rng.IntN(40)), agent: agents[rng.IntN(3)]}
+			s.id = fmt.Sprintf("att-%05d", i)
+			switch r := rng.IntN(100); {
+			case r < 4 && len(log) > 0: // a redelivered attempt
+				prev := log[rng.IntN(len(log))]
+				if !prev.failed {
+					s.id, s.bot, s.contact, s.agent = prev.id, prev.bot, prev.contact, prev.agent
+				}
+			case r < 8 && len(allowedIDs) > 0: // a send that failed
+				s.failed = true
+				s.released = allowedIDs[rng.IntN(len(allowedIDs))]
+				s.id = fmt.Sprintf("fail-%05d", i)
+			}
+			var val []byte
+			if s.failed {
+				// The released attempt's contact: look it up.
+				for _, l := range log {
+					if l.id == s.released && !l.failed {
+						s.bot, s.contact = l.bot, l.contact
+						break
+					}
+				}
+				val = events.AppendFailed(nil, s.id, s.bot, s.contact, s.released, ts)
+			} else {
+				val = events.AppendAttempt(nil, s.id, s.bot, s.contact, s.agent, ts)
+				allowedIDs = append(allowedIDs, s.id)
+			}
+			batch = append(batch, &kgo.Record{Topic: attemptsTopic, Key: []byte(s.bot + "/" + s.contact), Value: val,
+				Timestamp: time.UnixMilli(ts)})
+			meta = append(meta, s)
+			i++
+		}
+		k.produce(batch...)
+		for j, r := range batch {
+			meta[j].partition, meta[j].offset = r.Partition, r.Offset
+		}
+		log = append(log, meta...)
+		if rng.IntN(10) == 0 || (kills < 3 && i >= (kills+1)*total/4) {
+			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+			p.kill()
+			kills++
+			p = startProc(t, dataDir, "--brokers", k.addr)
+		}
+	}
+	want := model(log)
+	deadline := time.Now().Add(2 * time.Minute)
+	for k.verdictCount() < len(want) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t.Logf("%d records, %d attempt ids, %d kills, %d verdict ids", len(log), len(want), kills, len(k.verdicts))
+	var allowed, blocked, reemitted int
+	for id, w := range want {
+		got := k.verdicts[id]
+		if len(got) == 0 {
+			t.Errorf("attempt %s: no verdict", id)
+			continue
+		}
+		reemitted += len(got) - 1
+		for n, raw := range got {
+			v, err := events.DecodeVerdict(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Outcome != w.Outcome || v.Reason != w.Reason || v.Used != w.Used || v.Remaining != w.Remaining ||
+				v.RetryAt != w.RetryAt || v.DecidedAt != w.DecidedAt || v.SettingsVersion != w.SettingsVersion {
+				t.Errorf("attempt %s verdict #%d:\n got %+v\nwant %+v", id, n+1, v, w)
+			}
+		}
+		switch w.Outcome {
+		case events.Allowed:
+			allowed++
+		case events.Blocked:
+			blocked++
+		}
+	}
+	for id := range k.verdicts {
+		if _, ok := want[id]; !ok {
+			t.Errorf("verdict for unknown attempt %s", id)
+		}
+	}
+	t.Logf("allowed %d, blocked %d, verdicts published again after crashes or redeliveries %d", allowed, blocked, reemitted)
+	if blocked == 0 || allowed == 0 || kills < 3 {
+		t.Fatalf("workload did not exercise the rule: allowed %d blocked %d kills %d", allowed, blocked, kills)
+	}
+}
+
+// model decides the produced records as the contract says, partition by
+// partition in offset order: the reference the processor must match.
+func model(log []sent) map[string]events.Verdict {
+	byPart := map[int32][]sent{}
+	for _, s := range log {
+		byPart[s.partition] = append(byPart[s.partition], s)
+	}
+	want := map[string]events.Verdict{}
+	for _, recs := range byPart {
+		slices.SortFunc(recs, func(a, b sent) int { return int(a.offset - b.offset) })
+		hist := map[string][]quota.Send{}
+		var hwm int64
+		for _, s := range recs {
+			t := max(s.tsMs, hwm)
+			hwm = t
+			key := s.bot + "/" + s.contact
+			if s.failed {
+				hist[key], _ = quota.Release(hist[key], s.released)
+				continue
+			}
+			if _, dup := want[s.id]; dup {
+				continue
+			}
+			st, ok := crashSettings[s.bot]
+			if !ok {
+				st = quota.Disabled()
+			}
+			// The reference keeps every send; it never forgets.
+			var live []quota.Send
+			for _, x := range hist[key] {
+				if x.At <= t && t < x.At+st.WindowMs {
+					live = append(live, x)
+				}
+			}
+			d := quota.Decide(live, st, s.agent, t)
+			if d.Outcome == quota.Allowed {
+				hist[key] = append(hist[key], quota.Send{At: t, Agent: s.agent, Attempt: s.id})
+			}
+			want[s.id] = events.FromDecision(events.Inbound{ID: s.id, BotID: s.bot, ContactID: s.contact, AgentID: s.agent}, d, st, t)
+		}
+	}
+	return want
+}

@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/pipeline"
+)
+
+var processorBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sendgate-e2e")
+	if err != nil {
+		panic(err)
+	}
+	processorBin = filepath.Join(dir, "processor")
+	args := []string{"build", "-o", processorBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "../cmd/processor")...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the processor:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	attemptsTopic = pipeline.DefaultAttemptsTopic
+	settingsTopic = pipeline.DefaultSettingsTopic
+	verdictsTopic = pipeline.DefaultVerdictsTopic
+	dlqTopic      = pipeline.DefaultDLQTopic
+)
+
+// cluster is an in-process broker with the four topics and a client.
+type cluster struct {
+	t    *testing.T
+	addr string
+	cl   *kgo.Client
+
+	mu       sync.Mutex
+	verdicts map[string][][]byte
+}
+
+func newCluster(t *testing.T, partitions int32) *cluster {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, attemptsTopic, verdictsTopic),
+		kfake.SeedTopics(1, settingsTopic, dlqTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	k := &cluster{t: t, addr: c.ListenAddrs()[0], verdicts: map[string][][]byte{}}
+	k.cl, err = kgo.NewClient(kgo.SeedBrokers(k.addr), kgo.ConsumeTopics(verdictsTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(time.Millisecond),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.cl.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for ctx.Err() == nil {
+			k.cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+				v, err := events.DecodeVerdict(r.Value)
+				if err != nil {
+					t.Errorf("undecodable verdict: %v: %s", err, r.Value)
+					return
+				}
+				k.mu.Lock()
+				k.verdicts[v.AttemptID] = append(k.verdicts[v.AttemptID], r.Value)
+				k.mu.Unlock()
+			})
+		}
+	}()
+	return k
+}
+
+func (k *cluster) produce(rs ...*kgo.Record) {
+	k.t.Helper()
+	if err := k.cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+func (k *cluster) verdictCount() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.verdicts)
+}
+
+// proc is one run of the processor binary.
+type proc struct {
+	cmd    *exec.Cmd
+	http   string
+	done   chan struct{}
+	err    error
+	stderr *lockedBuf
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startProc runs the processor and waits for /readyz 200.
+func startProc(t *testing.T, dataDir string, args ...string) *proc {
+	t.Helper()
+	p := &proc{http: freeAddr(t), done: make(chan struct{}), stderr: &lockedBuf{}}
+	p.cmd = exec.Command(processorBin, append([]string{"--data-dir", dataDir, "--http-addr", p.http,
+		"--session-timeout", "6s", "--log-level", "info"}, args...)...)
+	pr, pw := io.Pipe()
+	p.cmd.Stderr = pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintln(p.stderr, sc.Text())
+		}
+	}()
+	go func() {
+		p.err = p.cmd.Wait()
+		pw.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + p.http + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("processor exited during start: %v\n%s", p.err, p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processor not ready:\n%s", p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *proc) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.http + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func runProcessor(args ...string) (string, error) {
+	cmd := exec.Command(processorBin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd = exec.CommandContext(ctx, processorBin, args...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

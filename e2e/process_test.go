@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/quota"
+)
+
+// SIGTERM exits 0 within 10 s having committed what it took: a restart
+// publishes nothing again. The HTTP API answers per the contract.
+func TestSigtermAndHTTP(t *testing.T) {
+	k := newCluster(t, 4)
+	ev := events.SettingsChanged{ID: "s1", BotID: "support@bots", ChangedBy: "admin",
+		Settings: quota.Settings{Version: 42, Enabled: true, Max: 2, WindowMs: 86_400_000}}
+	k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte("support@bots"), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
+	dataDir := t.TempDir()
+	p := startProc(t, dataDir, "--brokers", k.addr)
+
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	contact := "5531999990000@wa/x" // a slash: URL-escaped in the path
+	var recs []*kgo.Record
+	for i, id := range []string{"a1", "a2", "a3"} {
+		ts := t0.Add(time.Duration(i) * time.Minute)
+		recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
+			Value: events.AppendAttempt(nil, id, "support@bots", contact, "ana@acme", ts.UnixMilli()), Timestamp: ts})
+	}
+	k.produce(recs...)
+	deadline := time.Now().Add(30 * time.Second)
+	for k.verdictCount() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := k.verdictCount(); n != 3 {
+		t.Fatalf("%d verdicts, want 3", n)
+	}
+
+	if code, _ := p.get(t, "/healthz"); code != 200 {
+		t.Fatalf("/healthz %d", code)
+	}
+	code, body := p.get(t, "/v1/bots/support%40bots/settings")
+	if code != 200 || !strings.Contains(body, `"version":42`) || !strings.Contains(body, `"max_per_contact":2`) {
+		t.Fatalf("settings: %d %s", code, body)
+	}
+	at := t0.Add(3 * time.Minute).UTC().Format(time.RFC3339Nano)
+	code, body = p.get(t, "/v1/bots/support@bots/contacts/"+url.PathEscape(contact)+"/quota?at="+url.QueryEscape(at))
+	var q map[string]any
+	if err := json.Unmarshal([]byte(body), &q); code != 200 || err != nil {
+		t.Fatalf("quota: %d %s", code, body)
+	}
+	wantRetry := string(events.AppendTime(nil, t0.Add(24*time.Hour).UnixMilli()))
+	if q["used"] != 2.0 || q["remaining"] != 0.0 || q["limit"] != 2.0 || q["retry_at"] != wantRetry || q["contact_id"] != contact {
+		t.Fatalf("quota: %s (want retry_at %s)", body, wantRetry)
+	}
+	if code, body := p.get(t, "/v1/bots/b/contacts/c/quota?at=yesterday"); code != 400 || !strings.Contains(body, `"error"`) {
+		t.Fatalf("bad at: %d %s", code, body)
+	}
+	code, body = p.get(t, "/metrics")
+	for _, m := range []string{`sendgate_verdicts_total{reason="within_limit",verdict="allowed"} 2`,
+		`sendgate_verdicts_total{reason="limit_reached",verdict="blocked"} 1`, "sendgate_consumer_lag", "sendgate_decision_latency_seconds"} {
+		if !strings.Contains(body, m) {
+			t.Fatalf("metrics lack %q:\n%s", m, body)
+		}
+	}
+
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no exit within 10 s of SIGTERM")
+	}
+	if p.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("exit code %d after SIGTERM:\n%s", p.cmd.ProcessState.ExitCode(), p.stderr.String())
+	}
+	t.Logf("SIGTERM to exit: %s", time.Since(start))
+
+	// Restart: everything was committed, so nothing is published again.
+	p = startProc(t, dataDir, "--brokers", k.addr)
+	k.produce(&kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
+		Value: events.AppendAttempt(nil, "a4", "support@bots", contact, "ana@acme", t0.Add(4*time.Minute).UnixMilli()), Timestamp: t0.Add(4 * time.Minute)})
+	for k.verdictCount() < 4 && time.Now().Before(deadline.Add(30*time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, id := range []string{"a1", "a2", "a3", "a4"} {
+		if n := len(k.verdicts[id]); n != 1 {
+			t.Errorf("attempt %s has %d verdicts, want 1", id, n)
+		}
+	}
+}
+
+// Without --brokers the processor starts its embedded broker, creates the
+// topics and decides: `make run`.
+func TestEmbeddedBroker(t *testing.T) {
+	addr := freeAddr(t)
+	dataDir := t.TempDir()
+	p := startProc(t, dataDir, "--embedded-addr", addr)
+	if !strings.Contains(p.stderr.String(), "single-machine development mode") {
+		t.Fatalf("no development-mode line in the log:\n%s", p.stderr.String())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(verdictsTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := t.Context()
+	val := events.AppendAttempt(nil, "emb-1", "bot", "contact", "agent", time.Now().UnixMilli())
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot/contact"), Value: val}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		fs := cl.PollRecords(ctx, 10)
+		for _, r := range fs.Records() {
+			v, err := events.DecodeVerdict(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.AttemptID == "emb-1" && v.Outcome == events.Allowed && v.Reason == events.LimitDisabled {
+				p.cmd.Process.Signal(syscall.SIGTERM)
+				<-p.done
+				if p.cmd.ProcessState.ExitCode() != 0 {
+					t.Fatalf("exit code %d", p.cmd.ProcessState.ExitCode())
+				}
+				return
+			}
+		}
+	}
+	t.Fatalf("no verdict from the embedded broker:\n%s", p.stderr.String())
+}
+
+// Bad flags fail at start with an error naming the flag.
+func TestFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--session-timeout", "0s"}, "--session-timeout"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--attempts-topic", "x", "--verdicts-topic", "x"}, "--verdicts-topic"},
+		{[]string{"--http-addr", "nonsense"}, "http-addr"},
+	} {
+		out, err := runProcessor(append(tc.args, "--data-dir", t.TempDir(), "--brokers", "127.0.0.1:1")...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: err=%v, output:\n%s", tc.args, err, out)
+		}
+	}
+}

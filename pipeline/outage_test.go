@@ -1,0 +1,63 @@
+package pipeline_test
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/quota"
+)
+
+// While the broker refuses the verdict writes, the runner retries with
+// backoff and reports not ready; once it accepts them again the batch is
+// published and committed: nothing lost, nothing counted twice.
+func TestBrokerOutageLosesNothing(t *testing.T) {
+	e := newEnv(t, 2)
+	e.settings("bot1", limit(1, 1, day, quota.ScopeContact))
+	e.start()
+	defer e.stop()
+
+	var down atomic.Bool
+	var refused atomic.Int64
+	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			if tp.Topic == verdictsTopic {
+				refused.Add(1)
+				return nil, errors.New("verdicts unavailable"), true
+			}
+		}
+		return nil, nil, false
+	})
+	down.Store(true)
+	t0 := base()
+	e.attempt("a1", "bot1", "c1", "ana", t0)
+	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Second))
+	e.waitFor("verdict writes refused", func() bool { return refused.Load() >= 2 })
+	e.waitFor("not ready during the outage", func() bool { return !e.runner.Ready() })
+	if n := e.verdictCount("a1"); n != 0 {
+		t.Fatalf("a verdict got through the outage")
+	}
+	down.Store(false)
+	if v := e.verdict("a1"); v.Outcome != events.Allowed {
+		t.Fatalf("a1: %+v", v)
+	}
+	if v := e.verdict("a2"); v.Outcome != events.Blocked || v.Used != 1 {
+		t.Fatalf("a2: %+v", v)
+	}
+	e.waitFor("ready again", e.runner.Ready)
+	e.attempt("a3", "bot1", "c1", "ana", t0.Add(2*time.Second))
+	if v := e.verdict("a3"); v.Outcome != events.Blocked || v.Used != 1 {
+		t.Fatalf("a3: %+v", v)
+	}
+	if e.verdictCount("a1") != 1 || e.verdictCount("a2") != 1 {
+		t.Fatalf("verdicts duplicated: a1 %d, a2 %d", e.verdictCount("a1"), e.verdictCount("a2"))
+	}
+}
