@@ -184,4 +184,3 @@ func retryable(err error) bool {
 	}
 	return true // network errors, timeouts
 }
-

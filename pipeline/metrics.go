@@ -9,17 +9,17 @@ import (
 // metrics are the runner's Prometheus metrics. Names and meanings are listed
 // in the README.
 type metrics struct {
-	verdicts        *prometheus.CounterVec   // verdict, reason
-	consumed        *prometheus.CounterVec   // topic
-	dlq             *prometheus.CounterVec   // source topic
-	duplicates      prometheus.Counter       // attempts answered from the idempotency record
-	failedReleased  *prometheus.CounterVec   // result: released|unknown
-	settingsApplied *prometheus.CounterVec   // result: applied|stale|tombstone|invalid
-	batchSize       prometheus.Histogram     // records per attempts batch
-	batchLatency    prometheus.Histogram     // fetch returned -> state committed
-	decisionDelay   prometheus.Histogram     // record timestamp -> verdict acknowledged
-	lag             *prometheus.GaugeVec     // partition
-	stateKeys       *prometheus.GaugeVec     // kind: history|verdict
+	verdicts        *prometheus.CounterVec // verdict, reason
+	consumed        *prometheus.CounterVec // topic
+	dlq             *prometheus.CounterVec // source topic
+	duplicates      prometheus.Counter     // attempts answered from the idempotency record
+	failedReleased  *prometheus.CounterVec // result: released|unknown
+	settingsApplied *prometheus.CounterVec // result: applied|stale|tombstone|invalid
+	batchSize       prometheus.Histogram   // records per attempts batch
+	batchLatency    prometheus.Histogram   // fetch returned -> state committed
+	decisionDelay   prometheus.Histogram   // record timestamp -> verdict acknowledged
+	lag             *prometheus.GaugeVec   // partition
+	stateKeys       *prometheus.GaugeVec   // kind: history|verdict
 	publishRetries  prometheus.Counter
 	fetchErrors     *prometheus.CounterVec // topic
 	ready           prometheus.Gauge

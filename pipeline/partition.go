@@ -241,7 +241,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // backoff is exponential from 100ms to 5s.
 type backoff struct{ d time.Duration }
 
-func newBackoff() *backoff            { return &backoff{d: 100 * time.Millisecond} }
+func newBackoff() *backoff             { return &backoff{d: 100 * time.Millisecond} }
 func (b *backoff) peek() time.Duration { return b.d }
 func (b *backoff) reset()              { b.d = 100 * time.Millisecond }
 func (b *backoff) next() time.Duration {
