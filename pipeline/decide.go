@@ -54,9 +54,11 @@ type decider struct {
 	r         *Runner
 	partition int32
 	topic     string
-	scratch   []quota.Send
 	vbuf      []byte
 	dbuf      []byte
+	// out is reused batch after batch: its messages and arena are only
+	// referenced until the batch is published.
+	out output
 }
 
 // decideBatch decides recs (ascending offsets) starting from pos. Records with
@@ -66,7 +68,11 @@ type decider struct {
 func (d *decider) decideBatch(recs []record, pos state.Position, publishFrom int64, nowMs int64) (*work, *output, error) {
 	w := newWork()
 	w.hwm = pos.HWM
-	out := &output{}
+	out := &d.out
+	if cap(out.arena) < 512*len(recs) {
+		out.arena = make([]byte, 0, 512*len(recs))
+	}
+	*out = output{msgs: out.msgs[:0], arena: out.arena[:0]}
 	limit := nowMs + FutureClamp.Milliseconds()
 	for i := range recs {
 		rec := &recs[i]

@@ -1,0 +1,150 @@
+// Command sgctl publishes sendgate events and reads verdicts: the send
+// pipeline's and the settings service's side, for trying sendgate out.
+//
+//	sgctl settings --bot support@bots --version 1 --max 3
+//	sgctl attempt  --bot support@bots --contact 5531999990000@wa --agent ana@acme
+//	sgctl failed   --bot support@bots --contact 5531999990000@wa --attempt att-1
+//	sgctl watch
+//
+// attempt waits for the attempt's verdict and prints it.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/quota"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "sgctl:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() error {
+	return errors.New("usage: sgctl settings|attempt|failed|watch [flags] (sgctl CMD -h for flags)")
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return usage()
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("sgctl "+cmd, flag.ContinueOnError)
+	brokers := fs.String("brokers", "127.0.0.1:9092", "bootstrap broker")
+	attempts := fs.String("attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
+	settingsT := fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic")
+	verdicts := fs.String("verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
+	bot := fs.String("bot", "", "bot id")
+	contact := fs.String("contact", "", "contact id")
+	agent := fs.String("agent", "", "agent id (attempt)")
+	id := fs.String("id", "", "event id (default: random)")
+	attempt := fs.String("attempt", "", "attempt id (failed)")
+	version := fs.Int64("version", 0, "settings version (settings)")
+	maxN := fs.Int("max", 0, "max_per_contact (settings; 0 disables the limit)")
+	window := fs.Int64("window", quota.DefaultWindowSeconds, "window_seconds (settings)")
+	scope := fs.String("scope", "contact", "scope: contact or agent_contact (settings)")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long attempt waits for its verdict")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		*id = cmd[:3] + "-" + hex.EncodeToString(b)
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(*brokers), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}
+	if cmd == "attempt" || cmd == "watch" {
+		// Verdicts are stamped when published: start a little before now.
+		opts = append(opts, kgo.ConsumeTopics(*verdicts), kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(time.Now().Add(-5*time.Second).UnixMilli())))
+		if cmd == "watch" {
+			opts[len(opts)-1] = kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())
+		}
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	now := time.Now().UnixMilli()
+	need := func(name, v string) error {
+		if v == "" {
+			return fmt.Errorf("%s: --%s is required", cmd, name)
+		}
+		return nil
+	}
+	produce := func(topic, key string, value []byte) error {
+		return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: value}).FirstErr()
+	}
+	switch cmd {
+	case "settings":
+		if err := errors.Join(need("bot", *bot)); err != nil {
+			return err
+		}
+		sc, ok := quota.ParseScope(*scope)
+		if !ok {
+			return fmt.Errorf("settings: --scope must be contact or agent_contact, got %q", *scope)
+		}
+		ev := events.SettingsChanged{ID: *id, BotID: *bot, ChangedBy: "sgctl", Settings: quota.Settings{
+			Version: *version, Enabled: *maxN > 0, Max: *maxN, WindowMs: *window * 1000, Scope: sc}}
+		if err := produce(*settingsT, *bot, events.AppendSettingsEvent(nil, &ev, now)); err != nil {
+			return err
+		}
+		fmt.Printf("published settings version %d for %s\n", *version, *bot)
+	case "attempt":
+		if err := errors.Join(need("bot", *bot), need("contact", *contact), need("agent", *agent)); err != nil {
+			return err
+		}
+		// Join the verdict topic's end before publishing.
+		cl.ForceMetadataRefresh()
+		if err := produce(*attempts, *bot+"/"+*contact, events.AppendAttempt(nil, *id, *bot, *contact, *agent, now)); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		for {
+			fs := cl.PollFetches(wctx)
+			if wctx.Err() != nil {
+				return fmt.Errorf("attempt %s: no verdict within %s (is the processor running?)", *id, *timeout)
+			}
+			for _, r := range fs.Records() {
+				if v, err := events.DecodeVerdict(r.Value); err == nil && v.AttemptID == *id {
+					fmt.Println(string(r.Value))
+					return nil
+				}
+			}
+		}
+	case "failed":
+		if err := errors.Join(need("bot", *bot), need("contact", *contact), need("attempt", *attempt)); err != nil {
+			return err
+		}
+		if err := produce(*attempts, *bot+"/"+*contact, events.AppendFailed(nil, *id, *bot, *contact, *attempt, now)); err != nil {
+			return err
+		}
+		fmt.Printf("published send-failed for attempt %s\n", *attempt)
+	case "watch":
+		for ctx.Err() == nil {
+			for _, r := range cl.PollFetches(ctx).Records() {
+				fmt.Println(string(r.Value))
+			}
+		}
+	default:
+		return usage()
+	}
+	return nil
+}
