@@ -30,7 +30,10 @@ func BenchmarkDecideCommit(b *testing.B) {
 	const batch, contacts = 4096, 20_000
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	recs := make([]record, batch)
-	p := newPartition(r, 0)
+	p := newPartition(r, 0, 1<<18)
+	if err := p.dec.loadFilter(); err != nil {
+		b.Fatal(err)
+	}
 	pos := state.Position{}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -56,6 +59,7 @@ func BenchmarkDecideCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 		bt.Close()
+		p.dec.committed(w)
 		b.StopTimer()
 		pos = state.Position{Offset: w.next, HWM: w.hwm}
 		n += batch

@@ -52,6 +52,9 @@ type Config struct {
 	// consumer group (for lag tools; Pebble holds the authoritative ones).
 	// Default 1s.
 	GroupCommitInterval time.Duration
+	// CacheContacts bounds the contacts whose committed histories are kept
+	// in memory, over all owned partitions. Default 262,144 (~50 MiB).
+	CacheContacts int
 	// ShutdownTimeout bounds finishing the batch in hand on shutdown.
 	// Default 8s.
 	ShutdownTimeout time.Duration
@@ -111,6 +114,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.GroupCommitInterval == 0 {
 		c.GroupCommitInterval = time.Second
+	}
+	if c.CacheContacts == 0 {
+		c.CacheContacts = 1 << 18
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 8 * time.Second

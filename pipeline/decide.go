@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strconv"
 
 	"github.com/segmentio/kafka-go"
@@ -56,6 +57,10 @@ type decider struct {
 	topic     string
 	vbuf      []byte
 	dbuf      []byte
+	// cache holds committed histories of recent contacts; filter knows
+	// every attempt id with a stored verdict (no false negatives).
+	cache  *historyCache
+	filter *idFilter
 	// out is reused batch after batch: its messages and arena are only
 	// referenced until the batch is published.
 	out output
@@ -66,6 +71,11 @@ type decider struct {
 // published before: a rebuild). It returns the batch's work and output; an
 // error is a storage failure.
 func (d *decider) decideBatch(recs []record, pos state.Position, publishFrom int64, nowMs int64) (*work, *output, error) {
+	if d.filter == nil || d.filter.full() {
+		if err := d.loadFilter(); err != nil {
+			return nil, nil, err
+		}
+	}
 	w := newWork()
 	w.hwm = pos.HWM
 	out := &d.out
@@ -180,6 +190,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 	}
 	d.vbuf = v.AppendBinary(d.vbuf[:0])
 	w.verdicts[in.ID] = append([]byte(nil), d.vbuf...)
+	d.filter.add(in.ID)
 	w.expiry[in.ID] = t + retain
 	if publish {
 		d.emit(out, rec, &v)
@@ -194,9 +205,13 @@ func (d *decider) history(w *work, bot, contact string) (*history, error) {
 	if h, ok := w.hist[k]; ok {
 		return h, nil
 	}
-	sends, err := d.r.store.History(d.partition, bot, contact, nil)
-	if err != nil {
-		return nil, fmt.Errorf("partition %d: load history of %s/%s: %w", d.partition, bot, contact, err)
+	sends, ok := d.cache.get(k)
+	if !ok {
+		var err error
+		sends, err = d.r.store.History(d.partition, bot, contact, nil)
+		if err != nil {
+			return nil, fmt.Errorf("partition %d: load history of %s/%s: %w", d.partition, bot, contact, err)
+		}
 	}
 	h := &history{sends: sends, existed: len(sends) > 0, window: d.r.settings.get(bot).WindowMs}
 	w.hist[k] = h
@@ -207,6 +222,9 @@ func (d *decider) storedVerdict(w *work, id string) ([]byte, bool, error) {
 	if v, ok := w.verdicts[id]; ok {
 		return v, true, nil
 	}
+	if !d.filter.mayContain(id) {
+		return nil, false, nil
+	}
 	v, ok, err := d.r.store.Verdict(d.partition, id, d.dbuf[:0])
 	if err != nil {
 		return nil, false, fmt.Errorf("partition %d: load verdict of attempt %q: %w", d.partition, id, err)
@@ -215,6 +233,30 @@ func (d *decider) storedVerdict(w *work, id string) ([]byte, bool, error) {
 		d.dbuf = v
 	}
 	return v, ok, nil
+}
+
+// loadFilter (re)builds the filter of attempt ids from the store.
+func (d *decider) loadFilter() error {
+	var hs []uint64
+	if err := d.r.store.EachVerdictID(d.partition, func(id []byte) error {
+		hs = append(hs, maphash.Bytes(filterSeed, id))
+		return nil
+	}); err != nil {
+		return fmt.Errorf("partition %d: load attempt ids: %w", d.partition, err)
+	}
+	f := newIDFilter(2 * len(hs))
+	for _, h := range hs {
+		f.addHash(h)
+	}
+	d.filter = f
+	return nil
+}
+
+// committed moves the batch's histories, now committed, into the cache.
+func (d *decider) committed(w *work) {
+	for k, h := range w.hist {
+		d.cache.put(k, h.sends)
+	}
 }
 
 // emit appends the verdict message for rec.

@@ -25,9 +25,9 @@ type partition struct {
 	pending *work
 }
 
-func newPartition(r *Runner, id int32) *partition {
+func newPartition(r *Runner, id int32, cacheContacts int) *partition {
 	p := &partition{r: r, id: id}
-	p.dec = decider{r: r, partition: id, topic: r.cfg.AttemptsTopic}
+	p.dec = decider{r: r, partition: id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(cacheContacts)}
 	return p
 }
 
@@ -81,7 +81,10 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 			return nil
 		}
 	}
-	log.Info().Int64("offset", pos.Offset).Int64("hwm", pos.HWM).Msg("partition assigned")
+	if err := p.dec.loadFilter(); err != nil {
+		return err
+	}
+	log.Info().Int64("offset", pos.Offset).Int64("hwm", pos.HWM).Int("attempt_ids", p.dec.filter.n).Msg("partition assigned")
 	var (
 		recs        []record
 		backoff     = newBackoff()
@@ -185,6 +188,7 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 		return pos, fmt.Errorf("partition %d: commit batch ending at offset %d: %w", p.id, w.next, err)
 	}
 	r.addStateKeys(delta)
+	p.dec.committed(w)
 	return state.Position{Offset: w.next, HWM: w.hwm}, nil
 }
 

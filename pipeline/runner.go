@@ -223,7 +223,7 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	r.log.Info().Int32("generation", gen.ID).Interface("partitions", ids).Msg("consumer group generation")
 	parts := make(map[int32]*partition, len(assigned))
 	for _, a := range assigned {
-		parts[int32(a.ID)] = newPartition(r, int32(a.ID))
+		parts[int32(a.ID)] = newPartition(r, int32(a.ID), max(r.cfg.CacheContacts/max(len(assigned), 1), 1024))
 	}
 	r.mu.Lock()
 	r.parts = parts

@@ -332,3 +332,30 @@ func (s *Store) DropPartition(p int32) error {
 
 // Metrics returns Pebble's metrics (a fresh copy the caller owns).
 func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+// EachVerdictID calls fn with the attempt id of every verdict stored for
+// partition p (expired ones included until Expire deletes them), in key
+// order. id is valid only during fn. An error returned by fn stops the scan
+// and is returned unchanged; other errors are I/O or corruption errors.
+func (s *Store) EachVerdictID(p int32, fn func(id []byte) error) error {
+	lo := append(appendPartitionPrefix(nil, p), subVerdict)
+	hi := append(appendPartitionPrefix(nil, p), subVerdict+1)
+	err := s.scan(lo, hi, func(k, _ []byte) error {
+		id, rest, err := readID(k[len(lo):])
+		if err != nil || len(rest) != 0 {
+			return fmt.Errorf("verdict key %x: malformed", k)
+		}
+		if err := fn(id); err != nil {
+			return errCallback{err}
+		}
+		return nil
+	})
+	var cb errCallback
+	if errors.As(err, &cb) {
+		return cb.err
+	}
+	if err != nil {
+		return fmt.Errorf("state: partition %d: verdict ids: %w", p, err)
+	}
+	return nil
+}

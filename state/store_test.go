@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -555,5 +556,29 @@ func TestCorruptValue(t *testing.T) {
 	defer b.Close()
 	if _, _, err := b.Expire(4, 10, 10); err == nil || !strings.HasPrefix(err.Error(), `state: partition 4: expire: verdict`) {
 		t.Errorf("Expire over a corrupt value: %v", err)
+	}
+}
+
+func TestEachVerdictID(t *testing.T) {
+	s, err := Open("mem", Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b := s.NewBatch()
+	for _, id := range []string{"b", "a", "c\x00d"} {
+		b.PutVerdict(3, id, []byte("v"), 100)
+	}
+	b.PutVerdict(4, "other", []byte("v"), 100)
+	b.PutHistory(3, "bot", "contact", []quota.Send{{At: 1, Agent: "x", Attempt: "zz"}}, 100)
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := s.EachVerdictID(3, func(id []byte) error { got = append(got, string(id)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "c\x00d"}; !slices.Equal(got, want) {
+		t.Fatalf("ids %q, want %q", got, want)
 	}
 }

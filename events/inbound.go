@@ -1,0 +1,260 @@
+package events
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// envelope holds the CloudEvents attributes of a value being decoded.
+type envelope struct {
+	spec, id, source, typ, time field
+	data                        kind
+}
+
+// member reads a top-level member other than data into env, or skips it.
+func (s *scanner) member(env *envelope, key []byte) bool {
+	var dst *field
+	switch string(key) {
+	case "specversion":
+		dst = &env.spec
+	case "id":
+		dst = &env.id
+	case "source":
+		dst = &env.source
+	case "type":
+		dst = &env.typ
+	case "time":
+		dst = &env.time
+	default:
+		return s.skip(1)
+	}
+	return s.value(dst)
+}
+
+// notObject explains why a value that does not start with '{' is invalid.
+func (s *scanner) notObject() *Error {
+	if s.skip(0) && s.end() {
+		var f field
+		s.i = 0
+		s.value(&f)
+		return &Error{Field: "value", Msg: "must be a JSON object, got " + f.kind.String()}
+	}
+	return s.err
+}
+
+// idErr checks an id or *_id member: a string of 1..MaxIDBytes bytes.
+func idErr(f *field, path string) *Error {
+	switch {
+	case f.kind == kAbsent:
+		return &Error{Field: path, Msg: "required"}
+	case f.kind != kString:
+		return &Error{Field: path, Msg: "must be a string, got " + f.kind.String()}
+	case f.n == 0 || f.n > MaxIDBytes:
+		return &Error{Field: path, Msg: "must be 1.." + strconv.Itoa(MaxIDBytes) + " bytes, got " + strconv.Itoa(f.n)}
+	}
+	return nil
+}
+
+// validID reports whether f is a valid id.
+func validID(f *field) bool { return f.kind == kString && f.n > 0 && f.n <= MaxIDBytes }
+
+// show renders a member's value for an error message, truncated.
+func (s *scanner) show(f *field) string {
+	switch f.kind {
+	case kString:
+		v := appendField(nil, f)
+		if len(v) > 64 {
+			n := 64
+			for n > 0 && !utf8.RuneStart(v[n]) {
+				n--
+			}
+			return strconv.Quote(string(v[:n])) + "..."
+		}
+		return strconv.Quote(string(v))
+	case kNumber:
+		if len(f.raw) > 32 {
+			return string(f.raw[:32]) + "..."
+		}
+		return string(f.raw)
+	}
+	return f.kind.String()
+}
+
+// envErr checks the attributes other than id, in a fixed order:
+// specversion, type, source, time, data.
+func (s *scanner) envErr(env *envelope, typ string) *Error {
+	switch {
+	case env.spec.kind == kAbsent:
+		return &Error{Field: "specversion", Msg: "required"}
+	case !s.eq(&env.spec, SpecVersion):
+		return &Error{Field: "specversion", Msg: `must be "` + SpecVersion + `", got ` + s.show(&env.spec)}
+	case env.typ.kind == kAbsent:
+		return &Error{Field: "type", Msg: "required"}
+	case !s.eq(&env.typ, typ):
+		return &Error{Field: "type", Msg: `must be "` + typ + `", got ` + s.show(&env.typ)}
+	case env.source.kind == kAbsent:
+		return &Error{Field: "source", Msg: "required"}
+	case env.source.kind != kString:
+		return &Error{Field: "source", Msg: "must be a string, got " + env.source.kind.String()}
+	case env.source.n == 0:
+		return &Error{Field: "source", Msg: "must not be empty"}
+	case env.time.kind == kAbsent:
+		return &Error{Field: "time", Msg: "required"}
+	case env.time.kind != kString:
+		return &Error{Field: "time", Msg: "must be a string, got " + env.time.kind.String()}
+	case !validDateTime(s.decoded(&env.time)):
+		return &Error{Field: "time", Msg: "must be an RFC 3339 date-time, got " + s.show(&env.time)}
+	case env.data == kAbsent:
+		return &Error{Field: "data", Msg: "required"}
+	case env.data != kObject:
+		return &Error{Field: "data", Msg: "must be an object, got " + env.data.String()}
+	}
+	return nil
+}
+
+// decoded returns the decoded text of string field f, in scratch space
+// valid until the next use of s.scratch.
+func (s *scanner) decoded(f *field) []byte {
+	if !f.esc {
+		return f.raw
+	}
+	return unescape(s.scratch[:0], f.raw)
+}
+
+// DecodeInbound decodes a record value of the attempts topic.
+//
+//   - A valid desk.active_message.failed event gives Inbound{Failed: true,
+//     ID, BotID, ContactID, AttemptID} and a nil error.
+//   - A valid desk.active_message.requested event gives Inbound{ID, BotID,
+//     ContactID, AgentID} and a nil error.
+//   - Any other value whose top-level "id" is a string of 1..MaxIDBytes
+//     bytes is an invalid attempt: the result has that ID and whichever of
+//     data.bot_id, data.contact_id and data.agent_id are valid ids, and the
+//     error is a non-nil *Error (the caller publishes a rejected verdict). If
+//     its type is TypeFailed, the error says why it is not a valid failed
+//     event; otherwise why it is not a valid attempt.
+//   - A value whose id cannot be read (not JSON, not an object, id missing,
+//     not a string, empty or too long) gives Inbound{} (ID == "") and an
+//     *Error.
+//
+// Validation follows schemas/attempt-requested.schema.json and
+// schemas/attempt-failed.schema.json; unknown members are ignored at any
+// depth, and of duplicate members the last one counts. The returned strings
+// do not alias b. DecodeInbound uses neither encoding/json nor reflection;
+// it allocates once for the returned strings (an error costs more).
+func DecodeInbound(b []byte) (Inbound, error) {
+	s := scanner{b: b}
+	var env envelope
+	var bot, contact, agent, attempt field
+	if !s.openObject() {
+		return Inbound{}, s.notObject()
+	}
+	for first := true; ; first = false {
+		key, ok := s.objectNext(first)
+		if !ok {
+			break
+		}
+		if string(key) != "data" {
+			if !s.member(&env, key) {
+				break
+			}
+			continue
+		}
+		bot, contact, agent, attempt = field{}, field{}, field{}, field{}
+		if !s.openObject() {
+			var f field
+			if !s.value(&f) {
+				break
+			}
+			env.data = f.kind
+			continue
+		}
+		env.data = kObject
+		for first := true; ; first = false {
+			key, ok := s.objectNext(first)
+			if !ok {
+				break
+			}
+			var dst *field
+			switch string(key) {
+			case "bot_id":
+				dst = &bot
+			case "contact_id":
+				dst = &contact
+			case "agent_id":
+				dst = &agent
+			case "attempt_id":
+				dst = &attempt
+			}
+			if dst != nil {
+				ok = s.value(dst)
+			} else {
+				ok = s.skip(2)
+			}
+			if !ok {
+				break
+			}
+		}
+		if s.err != nil {
+			break
+		}
+	}
+	if s.err != nil || !s.end() {
+		return Inbound{}, s.err
+	}
+	if err := idErr(&env.id, "id"); err != nil {
+		return Inbound{}, err
+	}
+
+	failed := s.eq(&env.typ, TypeFailed)
+	var err *Error
+	if failed {
+		err = s.envErr(&env, TypeFailed)
+		if err == nil {
+			err = idErr(&bot, "data.bot_id")
+		}
+		if err == nil {
+			err = idErr(&contact, "data.contact_id")
+		}
+		if err == nil {
+			err = idErr(&attempt, "data.attempt_id")
+		}
+		if err == nil {
+			// A valid failed event.
+			str := s.join(&env.id, &bot, &contact, &attempt)
+			n1 := env.id.n
+			n2 := n1 + bot.n
+			n3 := n2 + contact.n
+			return Inbound{Failed: true, ID: str[:n1], BotID: str[n1:n2], ContactID: str[n2:n3], AttemptID: str[n3:]}, nil
+		}
+	} else {
+		err = s.envErr(&env, TypeRequested)
+		if err == nil {
+			err = idErr(&bot, "data.bot_id")
+		}
+		if err == nil {
+			err = idErr(&contact, "data.contact_id")
+		}
+		if err == nil {
+			err = idErr(&agent, "data.agent_id")
+		}
+	}
+	// An attempt, valid or not: the id and the readable ids.
+	if env.data != kObject {
+		bot, contact, agent = field{}, field{}, field{}
+	}
+	for _, f := range [...]*field{&bot, &contact, &agent} {
+		if !validID(f) {
+			*f = field{}
+		}
+	}
+	str := s.join(&env.id, &bot, &contact, &agent)
+	n1 := env.id.n
+	n2 := n1 + bot.n
+	n3 := n2 + contact.n
+	in := Inbound{ID: str[:n1], BotID: str[n1:n2], ContactID: str[n2:n3], AgentID: str[n3:]}
+	if err != nil {
+		return in, err
+	}
+	return in, nil
+}

@@ -1,0 +1,210 @@
+package events
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/sendgate/sendgate/quota"
+)
+
+// intErr checks an integer member against [lo, hi].
+func (s *scanner) intErr(f *field, path string, lo, hi int64) (int64, *Error) {
+	rng := func() *Error {
+		return &Error{Field: path, Msg: "must be " + strconv.FormatInt(lo, 10) + ".." + strconv.FormatInt(hi, 10) + ", got " + s.show(f)}
+	}
+	switch f.kind {
+	case kAbsent:
+		return 0, &Error{Field: path, Msg: "required"}
+	case kNumber:
+	default:
+		return 0, &Error{Field: path, Msg: "must be an integer, got " + f.kind.String()}
+	}
+	v, c := intValue(f.raw)
+	switch c {
+	case numFrac:
+		return 0, &Error{Field: path, Msg: "must be an integer, got " + s.show(f)}
+	case numHuge, numTiny:
+		return 0, rng()
+	}
+	if v < lo || v > hi {
+		return 0, rng()
+	}
+	return v, nil
+}
+
+// DecodeSettings decodes and validates a desk.settings.changed event, as
+// schemas/settings-changed.schema.json describes it:
+//
+//   - the CloudEvents attributes as for an attempt (specversion "1.0", id of
+//     1..MaxIDBytes bytes, non-empty source, type TypeSettingsChanged,
+//     RFC 3339 time, data an object);
+//   - data.bot_id: an id; data.version: an integer 1..math.MaxInt64;
+//     data.changed_by: optional string;
+//   - data.active_messages: an object with limit_enabled (boolean,
+//     required), max_per_contact (integer 1..1000, required when enabled,
+//     checked when present while disabled), window_seconds (integer
+//     60..2592000, default 86400), scope ("contact" or "agent_contact",
+//     default "contact").
+//
+// Integers may be written in any JSON form whose value is an integer
+// (42, 42.0, 4.2e1). It returns an *Error on failure. A tombstone (empty
+// value) is not a settings event: the caller handles it before calling.
+func DecodeSettings(b []byte) (SettingsChanged, error) {
+	s := scanner{b: b}
+	var env envelope
+	var bot, version, changedBy, enabled, maxPer, window, scope field
+	var am kind
+	if !s.openObject() {
+		return SettingsChanged{}, s.notObject()
+	}
+	for first := true; ; first = false {
+		key, ok := s.objectNext(first)
+		if !ok {
+			break
+		}
+		if string(key) != "data" {
+			if !s.member(&env, key) {
+				break
+			}
+			continue
+		}
+		bot, version, changedBy, enabled, maxPer, window, scope = field{}, field{}, field{}, field{}, field{}, field{}, field{}
+		am = kAbsent
+		if !s.openObject() {
+			var f field
+			if !s.value(&f) {
+				break
+			}
+			env.data = f.kind
+			continue
+		}
+		env.data = kObject
+		for first := true; ; first = false {
+			key, ok := s.objectNext(first)
+			if !ok {
+				break
+			}
+			var dst *field
+			switch string(key) {
+			case "bot_id":
+				dst = &bot
+			case "version":
+				dst = &version
+			case "changed_by":
+				dst = &changedBy
+			case "active_messages":
+				enabled, maxPer, window, scope = field{}, field{}, field{}, field{}
+				if !s.openObject() {
+					var f field
+					ok = s.value(&f)
+					am = f.kind
+					break
+				}
+				am = kObject
+				for first := true; ; first = false {
+					key, ok := s.objectNext(first)
+					if !ok {
+						break
+					}
+					var dst *field
+					switch string(key) {
+					case "limit_enabled":
+						dst = &enabled
+					case "max_per_contact":
+						dst = &maxPer
+					case "window_seconds":
+						dst = &window
+					case "scope":
+						dst = &scope
+					}
+					if dst != nil {
+						ok = s.value(dst)
+					} else {
+						ok = s.skip(3)
+					}
+					if !ok {
+						break
+					}
+				}
+				ok = s.err == nil
+			default:
+				ok = s.skip(2)
+			}
+			if dst != nil {
+				ok = s.value(dst)
+			}
+			if !ok {
+				break
+			}
+		}
+		if s.err != nil {
+			break
+		}
+	}
+	if s.err != nil || !s.end() {
+		return SettingsChanged{}, s.err
+	}
+	if err := idErr(&env.id, "id"); err != nil {
+		return SettingsChanged{}, err
+	}
+	if err := s.envErr(&env, TypeSettingsChanged); err != nil {
+		return SettingsChanged{}, err
+	}
+	if err := idErr(&bot, "data.bot_id"); err != nil {
+		return SettingsChanged{}, err
+	}
+	ver, err := s.intErr(&version, "data.version", 1, math.MaxInt64)
+	if err != nil {
+		return SettingsChanged{}, err
+	}
+	if changedBy.kind != kAbsent && changedBy.kind != kString {
+		return SettingsChanged{}, &Error{Field: "data.changed_by", Msg: "must be a string, got " + changedBy.kind.String()}
+	}
+	switch am {
+	case kAbsent:
+		return SettingsChanged{}, &Error{Field: "data.active_messages", Msg: "required"}
+	case kObject:
+	default:
+		return SettingsChanged{}, &Error{Field: "data.active_messages", Msg: "must be an object, got " + am.String()}
+	}
+	st := quota.Settings{Version: ver, WindowMs: quota.DefaultWindowSeconds * 1000, Scope: quota.ScopeContact}
+	switch enabled.kind {
+	case kTrue:
+		st.Enabled = true
+	case kFalse:
+	case kAbsent:
+		return SettingsChanged{}, &Error{Field: "data.active_messages.limit_enabled", Msg: "required"}
+	default:
+		return SettingsChanged{}, &Error{Field: "data.active_messages.limit_enabled", Msg: "must be a boolean, got " + enabled.kind.String()}
+	}
+	if st.Enabled || maxPer.kind != kAbsent {
+		m, err := s.intErr(&maxPer, "data.active_messages.max_per_contact", quota.MinMax, quota.MaxMax)
+		if err != nil {
+			if maxPer.kind == kAbsent {
+				err.Msg = "required when limit_enabled is true"
+			}
+			return SettingsChanged{}, err
+		}
+		st.Max = int(m)
+	}
+	if window.kind != kAbsent {
+		w, err := s.intErr(&window, "data.active_messages.window_seconds", quota.MinWindowSeconds, quota.MaxWindowSeconds)
+		if err != nil {
+			return SettingsChanged{}, err
+		}
+		st.WindowMs = w * 1000
+	}
+	switch {
+	case scope.kind == kAbsent:
+	case s.eq(&scope, "contact"):
+		st.Scope = quota.ScopeContact
+	case s.eq(&scope, "agent_contact"):
+		st.Scope = quota.ScopeAgentContact
+	default:
+		return SettingsChanged{}, &Error{Field: "data.active_messages.scope", Msg: `must be "contact" or "agent_contact", got ` + s.show(&scope)}
+	}
+	str := s.join(&env.id, &bot, &changedBy, &field{})
+	n1 := env.id.n
+	n2 := n1 + bot.n
+	return SettingsChanged{ID: str[:n1], BotID: str[n1:n2], ChangedBy: str[n2:], Settings: st}, nil
+}
