@@ -55,7 +55,7 @@ func (f *idFilter) mayContainHash(h uint64) bool {
 	return true
 }
 
-func (f *idFilter) add(id string)              { f.addHash(hashID(id)) }
+func (f *idFilter) add(id string)             { f.addHash(hashID(id)) }
 func (f *idFilter) mayContain(id string) bool { return f.mayContainHash(hashID(id)) }
 
 // full reports whether the filter holds more ids than it was sized for.
