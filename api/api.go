@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -32,6 +33,12 @@ type Config struct {
 	Addr string
 	// Gatherer serves /metrics; default prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// the query routes (/v1/...); probes and metrics stay open.
+	Token string
+	// MaxInFlight bounds concurrent query requests; more get 429.
+	// Default 256.
+	MaxInFlight int
 	// Logger receives request errors.
 	Logger zerolog.Logger
 	// now is the clock for "at" defaults; default time.Now.
@@ -44,6 +51,7 @@ type Server struct {
 	backend Backend
 	srv     *http.Server
 	ln      net.Listener
+	slots   chan struct{}
 }
 
 // New listens on cfg.Addr (so a bad address fails at start, naming the flag)
@@ -58,11 +66,14 @@ func New(cfg Config, b Backend) (*Server, error) {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 256
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("api: http-addr %s: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg, backend: b, ln: ln}
+	s := &Server{cfg: cfg, backend: b, ln: ln, slots: make(chan struct{}, cfg.MaxInFlight)}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -106,12 +117,32 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /v1/bots/{bot_id}/settings", s.settings)
-	mux.HandleFunc("GET /v1/bots/{bot_id}/contacts/{contact_id}/quota", s.quota)
+	mux.HandleFunc("GET /v1/bots/{bot_id}/settings", s.guard(s.settings))
+	mux.HandleFunc("GET /v1/bots/{bot_id}/contacts/{contact_id}/quota", s.guard(s.quota))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// guard checks the bearer token and bounds the requests in flight.
+func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
+	want := []byte("Bearer " + s.cfg.Token)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sendgate"`)
+			writeError(w, http.StatusUnauthorized, "authorization: a valid bearer token is required")
+			return
+		}
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		default:
+			writeError(w, http.StatusTooManyRequests, "too many requests in flight; retry shortly")
+			return
+		}
+		h(w, r)
+	}
 }
 
 // settingsBody is the response of GET /v1/bots/{bot_id}/settings.

@@ -59,6 +59,11 @@ type Config struct {
 	// Default 8s.
 	ShutdownTimeout time.Duration
 
+	// TLS encrypts every connection to Kafka when enabled.
+	TLS TLS
+	// SASL authenticates every connection to Kafka when set.
+	SASL SASL
+
 	// Logger receives JSON log lines. Default: discard.
 	Logger zerolog.Logger
 
@@ -164,6 +169,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pipeline: fetch-max-wait: must be positive, got %s", c.FetchMaxWait)
 	case c.VerdictRetention < time.Minute:
 		return fmt.Errorf("pipeline: verdict-retention: must be at least 1m, got %s", c.VerdictRetention)
+	}
+	if _, err := c.TLS.Config(); err != nil {
+		return err
+	}
+	if _, err := c.SASL.mechanism(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -47,16 +47,23 @@ type env struct {
 
 func newEnv(t *testing.T, partitions int32) *env {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, attemptsTopic, verdictsTopic),
-		kfake.SeedTopics(1, settingsTopic, dlqTopic))
+	return newEnvWith(t, partitions, nil, nil)
+}
+
+// newEnvWith is newEnv with more broker options (SASL, TLS) and the
+// matching client options.
+func newEnvWith(t *testing.T, partitions int32, brokerOpts []kfake.Opt, clientOpts []kgo.Opt) *env {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, attemptsTopic, verdictsTopic),
+		kfake.SeedTopics(1, settingsTopic, dlqTopic)}, brokerOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	e := &env{t: t, cluster: c, addr: c.ListenAddrs()[0], dir: t.TempDir(), verdicts: map[string][][]byte{}}
-	e.cl, err = kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ConsumeTopics(verdictsTopic, dlqTopic),
+	e.cl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.addr), kgo.ConsumeTopics(verdictsTopic, dlqTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(0),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))) // murmur2 on the key, as Kafka's default
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}, clientOpts...)...) // murmur2 on the key, as Kafka's default
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +103,13 @@ type runOpt func(*pipeline.Config)
 // start opens the store and runs a Runner until it is ready.
 func (e *env) start(opts ...runOpt) {
 	e.t.Helper()
+	e.launch(opts...)
+	e.waitFor("runner ready", e.runner.Ready)
+}
+
+// launch opens the store and runs a Runner.
+func (e *env) launch(opts ...runOpt) {
+	e.t.Helper()
 	st, err := state.Open(e.dir, state.Options{})
 	if err != nil {
 		e.t.Fatal(err)
@@ -112,7 +126,6 @@ func (e *env) start(opts ...runOpt) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.runner, e.store, e.cancel, e.done = r, st, cancel, make(chan error, 1)
 	go func() { e.done <- r.Run(ctx) }()
-	e.waitFor("runner ready", r.Ready)
 }
 
 // stop shuts the runner down gracefully and closes the store.

@@ -23,6 +23,7 @@ type Runner struct {
 	log      zerolog.Logger
 	metrics  *metrics
 	kafka    *broker
+	conns    *connections
 	writer   *kafka.Writer
 	settings *settingsTable
 	follower *follower
@@ -48,7 +49,10 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	transport := &kafka.Transport{ClientID: "sendgate", IdleTimeout: time.Minute, MetadataTTL: 10 * time.Second}
+	conns, err := newConnections(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	r := &Runner{
 		cfg:      cfg,
 		store:    store,
@@ -57,7 +61,8 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		settings: newSettingsTable(),
 		parts:    map[int32]*partition{},
 	}
-	r.kafka = newBroker(&r.cfg, transport)
+	r.conns = conns
+	r.kafka = newBroker(&r.cfg, conns.transport)
 	r.writer = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     &kafka.Murmur2Balancer{},
@@ -67,7 +72,7 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		BatchTimeout: time.Millisecond,
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,
-		Transport:    transport,
+		Transport:    conns.transport,
 	}
 	r.follower = newFollower(r)
 	return r, nil
@@ -138,6 +143,9 @@ func (r *Runner) setup(ctx context.Context) error {
 		if errors.As(err, &se) {
 			return se.err
 		}
+		if permanent(err) {
+			return fmt.Errorf("pipeline: connecting to Kafka %v: %w (check the TLS and SASL flags)", r.cfg.Brokers, err)
+		}
 		r.noteBrokerError(err)
 		r.log.Warn().Err(err).Dur("retry_in", bo.peek()).Msg("cannot reach Kafka at start; retrying")
 		sleep(ctx, bo.next())
@@ -149,6 +157,9 @@ type setupError struct{ err error }
 func (e *setupError) Error() string { return e.err.Error() }
 
 func (r *Runner) trySetup(ctx context.Context) error {
+	if err := r.probe(ctx); err != nil {
+		return err
+	}
 	if r.cfg.CreateTopics {
 		if err := r.kafka.ensureTopics(ctx); err != nil {
 			return err
@@ -168,11 +179,30 @@ func (r *Runner) trySetup(ctx context.Context) error {
 	return nil
 }
 
+// probe opens one connection to a bootstrap broker with the TLS and SASL
+// settings, so that rejected credentials or certificates are told apart from
+// an unreachable broker (some brokers just close the connection on a failed
+// SASL authentication; the dialer reports that as a SASL failure).
+func (r *Runner) probe(ctx context.Context) error {
+	var errs []error
+	for _, b := range r.cfg.Brokers {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, err := r.conns.dialer.DialContext(dctx, "tcp", b)
+		cancel()
+		if err == nil {
+			return conn.Close()
+		}
+		errs = append(errs, fmt.Errorf("broker %s: %w", b, err))
+	}
+	return errors.Join(errs...)
+}
+
 // consume runs consumer-group generations until ctx is done.
 func (r *Runner) consume(ctx context.Context, cancel context.CancelCauseFunc) {
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                     r.cfg.GroupID,
 		Brokers:                r.cfg.Brokers,
+		Dialer:                 r.conns.dialer,
 		Topics:                 []string{r.cfg.AttemptsTopic},
 		SessionTimeout:         r.cfg.SessionTimeout,
 		RebalanceTimeout:       r.cfg.SessionTimeout,

@@ -23,6 +23,7 @@ type options struct {
 	httpAddr     string
 	logLevel     zerolog.Level
 	checkConfig  bool
+	httpToken    string
 	pipeline     pipeline.Config
 }
 
@@ -48,6 +49,15 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		maxBatch  = fs.Int("max-batch", 4096, "most records decided and committed as one batch")
 		retention = fs.Duration("verdict-retention", 24*time.Hour, "least time a verdict is kept to answer redelivered attempts (longer when the bot's window is)")
 		check     = fs.Bool("check-config", false, "validate the flags and exit")
+		tlsOn     = fs.Bool("tls-enable", false, "connect to Kafka over TLS (implied by the other --tls-* flags)")
+		tlsCA     = fs.String("tls-ca-file", "", "PEM file of the CAs that sign the brokers' certificates (default: system roots)")
+		tlsCert   = fs.String("tls-cert-file", "", "PEM client certificate, for brokers that require one (with --tls-key-file)")
+		tlsKey    = fs.String("tls-key-file", "", "PEM client key (with --tls-cert-file)")
+		tlsName   = fs.String("tls-server-name", "", "name to verify in the brokers' certificates (default: the broker host)")
+		saslMech  = fs.String("sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
+		saslUser  = fs.String("sasl-username", "", "SASL username")
+		saslPass  = fs.String("sasl-password", "", "SASL password (prefer the SENDGATE_SASL_PASSWORD environment variable)")
+		httpToken = fs.String("http-token", "", "when set, the query API requires 'Authorization: Bearer <token>' (health, readiness and metrics stay open)")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: processor [flags]\n\nEvery flag can also be set as SENDGATE_<FLAG> (e.g. SENDGATE_DATA_DIR); a flag wins over the environment.\n\n")
@@ -116,7 +126,10 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		Partitions:       *parts,
 		MaxBatch:         *maxBatch,
 		VerdictRetention: *retention,
+		TLS:              pipeline.TLS{Enable: *tlsOn, CAFile: *tlsCA, CertFile: *tlsCert, KeyFile: *tlsKey, ServerName: *tlsName},
+		SASL:             pipeline.SASL{Mechanism: *saslMech, Username: *saslUser, Password: *saslPass},
 	}
+	o.httpToken = *httpToken
 	o.pipeline.EnsureDefaults()
 	if err := o.pipeline.Validate(); err != nil {
 		return nil, flagError(err)
