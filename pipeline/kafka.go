@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -104,6 +105,51 @@ func (b *broker) ensureTopics(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// checkTopics verifies that the four topics exist with partitions that have
+// leaders, and returns warnings for settings that weaken the guarantees.
+// A missing topic is an error naming it and the flag.
+func (b *broker) checkTopics(ctx context.Context) (warnings []string, err error) {
+	for _, t := range []struct{ flag, name string }{
+		{"attempts-topic", b.cfg.AttemptsTopic}, {"settings-topic", b.cfg.SettingsTopic},
+		{"verdicts-topic", b.cfg.VerdictsTopic}, {"dlq-topic", b.cfg.DLQTopic},
+	} {
+		md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{t.name}})
+		if err != nil {
+			return nil, fmt.Errorf("metadata of topic %s: %w", t.name, err)
+		}
+		for _, mt := range md.Topics {
+			if mt.Name != t.name {
+				continue
+			}
+			if errors.Is(mt.Error, kafka.UnknownTopicOrPartition) || (mt.Error == nil && len(mt.Partitions) == 0) {
+				return nil, &setupError{fmt.Errorf("pipeline: %s: topic %q does not exist: create it (see README) or start with --create-topics", t.flag, t.name)}
+			}
+			if mt.Error != nil {
+				return nil, fmt.Errorf("metadata of topic %s: %w", t.name, mt.Error)
+			}
+			for _, p := range mt.Partitions {
+				if p.Error != nil || p.Leader.ID < 0 {
+					return nil, fmt.Errorf("topic %s partition %d has no leader (%v)", t.name, p.ID, p.Error)
+				}
+			}
+		}
+	}
+	resp, err := b.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
+		{ResourceType: kafka.ResourceTypeTopic, ResourceName: b.cfg.SettingsTopic, ConfigNames: []string{"cleanup.policy"}},
+	}})
+	if err != nil {
+		return []string{fmt.Sprintf("cannot read the configuration of topic %s: %v", b.cfg.SettingsTopic, err)}, nil
+	}
+	for _, res := range resp.Resources {
+		for _, e := range res.ConfigEntries {
+			if e.ConfigName == "cleanup.policy" && !strings.Contains(e.ConfigValue, "compact") {
+				warnings = append(warnings, fmt.Sprintf("settings topic %s has cleanup.policy=%s, not compact: settings older than its retention will be lost at the next full re-read", b.cfg.SettingsTopic, e.ConfigValue))
+			}
+		}
+	}
+	return warnings, nil
 }
 
 // fetchResult is what one fetch returned.

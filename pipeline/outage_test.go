@@ -1,11 +1,13 @@
 package pipeline_test
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
@@ -59,5 +61,42 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	}
 	if e.verdictCount("a1") != 1 || e.verdictCount("a2") != 1 {
 		t.Fatalf("verdicts duplicated: a1 %d, a2 %d", e.verdictCount("a1"), e.verdictCount("a2"))
+	}
+}
+
+// A topic recreated while the processor was down: the stored offset is past
+// the new log's end. The processor reads the new log from its start and
+// keeps the state it had.
+func TestRecreatedTopicKeepsState(t *testing.T) {
+	e := newEnv(t, 1)
+	e.settings("bot1", limit(1, 2, day, quota.ScopeContact))
+	e.start()
+	t0 := base()
+	for i, id := range []string{"a1", "a2", "a3"} {
+		e.attempt(id, "bot1", "c1", "ana", t0.Add(time.Duration(i)*time.Second))
+	}
+	e.verdict("a3")
+	e.stop()
+	if err := e.cluster.DeleteTopic(attemptsTopic); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cluster.CreateTopic(attemptsTopic, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A new client: the old one knows the deleted topic's id.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ts := t0.Add(4 * time.Second)
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/c1"),
+		Value: events.AppendAttempt(nil, "a4", "bot1", "c1", "ana", ts.UnixMilli()), Timestamp: ts}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	defer e.stop()
+	if v := e.verdict("a4"); v.Outcome != events.Blocked || v.Used != 2 {
+		t.Fatalf("a4 after the topic was recreated: %+v (state lost?)", v)
 	}
 }

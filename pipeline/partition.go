@@ -205,9 +205,13 @@ func (p *partition) outOfRange(ctx context.Context, pos state.Position, res fetc
 	f, e := first[int(p.id)], end[int(p.id)]
 	switch {
 	case pos.Offset > e:
-		log.Error().Int64("stored_offset", pos.Offset).Int64("log_end", e).
-			Msg("stored offset is beyond the partition's end (topic recreated?): continuing from the end, state kept")
-		pos.Offset = e
+		// The log is not the one the offset was stored for (topic
+		// recreated, or truncated). Every record in it may be new to us:
+		// read it from its start; attempts seen before are answered from
+		// their idempotency records.
+		log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).Int64("log_end", e).
+			Msg("stored offset is beyond the partition's end (topic recreated?): reading the partition from its start, state kept")
+		pos.Offset = f
 	case pos.Offset < f:
 		log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).
 			Msg("records before the partition's first offset were deleted by retention: continuing from its start")

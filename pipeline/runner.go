@@ -165,6 +165,13 @@ func (r *Runner) trySetup(ctx context.Context) error {
 			return err
 		}
 	}
+	warnings, err := r.kafka.checkTopics(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		r.log.Warn().Msg(w)
+	}
 	parts, err := r.kafka.partitions(ctx, r.cfg.AttemptsTopic)
 	if err != nil {
 		return err

@@ -142,3 +142,19 @@ func testCA(t *testing.T, dir string) (*tls.Config, string) {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}}}, caFile
 }
+
+// A missing topic is a clear error at start when topics are not created.
+func TestMissingTopicFailsAtStart(t *testing.T) {
+	e := newEnv(t, 2)
+	e.launch(func(c *pipeline.Config) { c.VerdictsTopic = "no-such-topic" })
+	select {
+	case err := <-e.done:
+		if err == nil || !strings.Contains(err.Error(), "verdicts-topic") || !strings.Contains(err.Error(), "no-such-topic") {
+			t.Fatalf("Run returned %v, want an error naming the flag and the topic", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run neither failed nor stopped")
+	}
+	e.store.Close()
+	e.runner = nil
+}
