@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,10 +14,18 @@ import (
 )
 
 // BenchmarkDecideCommit measures the processor's core without Kafka: decode
-// each attempt, apply the rule over its contact's history from Pebble, encode
-// the verdict, and commit state + offset in one synced Pebble batch per
-// 4096 records (20,000 contacts, limit 3, 24 h window, as the load test).
+// each attempt, apply the rule over its contact's history, encode the
+// verdict, and commit state + offset in one synced Pebble batch per 4096
+// records (20,000 contacts per partition, limit 3, 24 h window, as the load
+// test). partitions=N runs N partition workers at once, as the processor
+// does; decisions/s is their sum.
 func BenchmarkDecideCommit(b *testing.B) {
+	for _, parts := range []int{1, 2} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchDecideCommit(b, parts) })
+	}
+}
+
+func benchDecideCommit(b *testing.B, parts int) {
 	st, err := state.Open(b.TempDir(), state.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -29,40 +38,52 @@ func BenchmarkDecideCommit(b *testing.B) {
 	r.settings.load("bot", state.BotSettings{Settings: quota.Settings{Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000}, Floor: 1})
 	const batch, contacts = 4096, 20_000
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
-	recs := make([]record, batch)
-	p := newPartition(r, 0, 1<<18)
-	if err := p.dec.loadFilter(); err != nil {
-		b.Fatal(err)
+	per := b.N / parts
+	// Records are made before the clock starts.
+	inputs := make([][][]record, parts)
+	for p := range parts {
+		for n := 0; n < per; n += batch {
+			recs := make([]record, min(batch, per-n))
+			for i := range recs {
+				c := (n + i) % contacts
+				contact := fmt.Sprintf("c%d-%d", p, c)
+				recs[i] = record{Offset: int64(n + i), TimeMs: t0 + int64(n+i),
+					Key:   []byte("bot/" + contact),
+					Value: events.AppendAttempt(nil, fmt.Sprintf("att-%d-%d", p, n+i), "bot", contact, "ana", t0)}
+			}
+			inputs[p] = append(inputs[p], recs)
+		}
 	}
-	pos := state.Position{}
 	b.ReportAllocs()
 	b.ResetTimer()
-	n := 0
-	for n < b.N {
-		for i := range recs {
-			c := (n + i) % contacts
-			recs[i] = record{Offset: pos.Offset + int64(i), TimeMs: t0 + int64(n+i),
-				Key:   []byte(fmt.Sprintf("bot/c%d", c)),
-				Value: events.AppendAttempt(nil, fmt.Sprintf("att-%d", n+i), "bot", fmt.Sprintf("c%d", c), "ana", t0)}
-		}
-		b.StartTimer()
-		w, out, err := p.dec.decideBatch(recs, pos, 0, time.Now().UnixMilli())
-		if err != nil {
-			b.Fatal(err)
-		}
-		out.finish()
-		bt := st.NewBatch()
-		if _, err := w.write(bt, 0, 4096); err != nil {
-			b.Fatal(err)
-		}
-		if err := bt.Commit(); err != nil {
-			b.Fatal(err)
-		}
-		bt.Close()
-		p.dec.committed(w)
-		b.StopTimer()
-		pos = state.Position{Offset: w.next, HWM: w.hwm}
-		n += batch
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part := newPartition(r, int32(p), 1<<18)
+			pos := state.Position{}
+			for _, recs := range inputs[p] {
+				w, out, err := part.dec.decideBatch(recs, pos, 0, time.Now().UnixMilli())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				out.finish()
+				bt := st.NewBatch()
+				if _, err := w.write(bt, int32(p), 4096); err != nil {
+					b.Error(err)
+					return
+				}
+				if err := bt.Commit(); err != nil {
+					b.Error(err)
+					return
+				}
+				part.dec.committed(w)
+				pos = state.Position{Offset: w.next, HWM: w.hwm}
+			}
+		}()
 	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "decisions/s")
+	wg.Wait()
+	b.ReportMetric(float64(per*parts)/b.Elapsed().Seconds(), "decisions/s")
 }

@@ -103,15 +103,15 @@ func (c *Config) Validate() error {
 // topic that hands each verdict to the send waiting for it and pushes it to
 // the open pages (Server-Sent Events).
 type Server struct {
-	cfg    Config
+	cfg     Config
 	procURL string // without a trailing slash
-	kafka  *kgo.Client
-	web    *http.Client
-	hub    *hub
-	ln     net.Listener
-	srv    *http.Server
-	base   context.Context
-	cancel context.CancelFunc
+	kafka   *kgo.Client
+	web     *http.Client
+	hub     *hub
+	ln      net.Listener
+	srv     *http.Server
+	base    context.Context
+	cancel  context.CancelFunc
 
 	// settingsMu serializes reading the current version and publishing
 	// the next one, so that two saves from this console never share a
