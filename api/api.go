@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -97,7 +99,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("api: serve: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = s.srv.Shutdown(sctx)
 	return nil
@@ -220,6 +222,10 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, st, err := s.backend.Quota(bot, contact, agent, at)
+	if errors.Is(err, pipeline.ErrNotOwned) {
+		writeError(w, http.StatusServiceUnavailable, "this instance does not own the contact's partition (yet): ask the instance that does, or retry")
+		return
+	}
 	if err != nil {
 		s.cfg.Logger.Error().Err(err).Str("bot_id", bot).Str("contact_id", contact).Msg("quota query failed")
 		writeError(w, http.StatusServiceUnavailable, "quota unavailable; try again")

@@ -71,7 +71,8 @@ func benchDecideCommit(b *testing.B, parts int) {
 				}
 				out.finish()
 				bt := st.NewBatch()
-				if _, err := w.write(bt, int32(p), 4096); err != nil {
+				_, sweep, err := w.write(bt, int32(p), part.dec.sweep, max(2*len(recs), 1024))
+				if err != nil {
 					b.Error(err)
 					return
 				}
@@ -79,6 +80,7 @@ func benchDecideCommit(b *testing.B, parts int) {
 					b.Error(err)
 					return
 				}
+				part.dec.sweep = sweep
 				part.dec.committed(w)
 				pos = state.Position{Offset: w.next, HWM: w.hwm}
 			}

@@ -46,7 +46,9 @@ type Config struct {
 	// (redeliveries of the same attempt id); it is kept for the bot's window
 	// when that is longer. Default 24h.
 	VerdictRetention time.Duration
-	// ExpirePerBatch bounds the expired keys deleted per batch. Default 4096.
+	// ExpirePerBatch is the least number of state entries the expiry sweep
+	// examines per batch (it examines twice the batch's records when that
+	// is more). Default 4096.
 	ExpirePerBatch int
 	// GroupCommitInterval is how often offsets are also committed to the
 	// consumer group (for lag tools; Pebble holds the authoritative ones).
@@ -56,7 +58,7 @@ type Config struct {
 	// in memory, over all owned partitions. Default 262,144 (~50 MiB).
 	CacheContacts int
 	// ShutdownTimeout bounds finishing the batch in hand on shutdown.
-	// Default 8s.
+	// Default 6s (the contract allows 10 s from SIGTERM to exit).
 	ShutdownTimeout time.Duration
 
 	// TLS encrypts every connection to Kafka when enabled.
@@ -124,7 +126,7 @@ func (c *Config) EnsureDefaults() {
 		c.CacheContacts = 1 << 18
 	}
 	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 8 * time.Second
+		c.ShutdownTimeout = 6 * time.Second
 	}
 	if c.now == nil {
 		c.now = time.Now

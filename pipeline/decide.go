@@ -45,6 +45,9 @@ type output struct {
 	arena    []byte
 	verdicts int
 	dlq      int
+	// byKind counts the verdicts by outcome and reason, for the metrics
+	// (added once Kafka acknowledged them).
+	byKind [4][5]int
 	// newest record timestamp of the batch, for the decision-latency metric
 	newestMs int64
 }
@@ -64,6 +67,10 @@ type decider struct {
 	// out is reused batch after batch: its messages and arena are only
 	// referenced until the batch is published.
 	out output
+	// sweep is where the next batch's expiry sweep of the partition's
+	// state starts (state.Batch.Sweep's cursor; nil: from the first entry).
+	// It advances only when a batch commits.
+	sweep []byte
 }
 
 // decideBatch decides recs (ascending offsets) starting from pos. Records with
@@ -269,7 +276,7 @@ func (d *decider) emit(out *output, rec *record, v *events.Verdict) {
 		Offset: int64(start), Partition: len(out.arena) - start,
 	})
 	out.verdicts++
-	d.r.metrics.verdicts.WithLabelValues(v.Outcome.String(), v.Reason.String()).Inc()
+	out.byKind[v.Outcome%4][v.Reason%5]++
 }
 
 // deadLetter appends the DLQ copy of rec.
@@ -279,7 +286,21 @@ func (d *decider) deadLetter(out *output, rec *record, reason string) {
 		Headers: dlqHeaders(reason, d.topic, d.partition, rec.Offset),
 	})
 	out.dlq++
-	d.r.metrics.dlq.WithLabelValues(d.topic).Inc()
+}
+
+// count adds the batch's acknowledged verdicts and dead letters to the
+// metrics.
+func (out *output) count(m *metrics, topic string) {
+	for o := range out.byKind {
+		for r, n := range out.byKind[o] {
+			if n > 0 {
+				m.verdicts.WithLabelValues(events.Outcome(o).String(), events.Reason(r).String()).Add(float64(n))
+			}
+		}
+	}
+	if out.dlq > 0 {
+		m.dlq.WithLabelValues(topic).Add(float64(out.dlq))
+	}
 }
 
 // finish points every verdict message at its bytes in the arena and clears
@@ -325,12 +346,15 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-// write adds the batch's changes to b: expired keys first (a Pebble batch's
-// later operation on a key wins), then histories, verdicts and the position.
-func (w *work) write(b *state.Batch, p int32, expireMax int) (delta stateDelta, err error) {
-	hd, vd, err := b.Expire(p, w.hwm, expireMax)
+// write adds the batch's changes to b: the deletion of expired keys first (a
+// Pebble batch's later operation on a key wins), found by sweeping up to
+// sweepMax entries from cursor, then histories, verdicts and the position.
+// It returns the cursor the next batch's sweep starts from, to be kept once
+// b is committed.
+func (w *work) write(b *state.Batch, p int32, cursor []byte, sweepMax int) (delta stateDelta, next []byte, err error) {
+	next, hd, vd, err := b.Sweep(p, w.hwm, cursor, sweepMax)
 	if err != nil {
-		return delta, fmt.Errorf("partition %d: expire: %w", p, err)
+		return delta, cursor, fmt.Errorf("partition %d: expire: %w", p, err)
 	}
 	delta.histories -= hd
 	delta.verdicts -= vd
@@ -351,7 +375,7 @@ func (w *work) write(b *state.Batch, p int32, expireMax int) (delta stateDelta, 
 		delta.verdicts++
 	}
 	b.PutPosition(p, state.Position{Offset: w.next, HWM: w.hwm})
-	return delta, nil
+	return delta, next, nil
 }
 
 type stateDelta struct{ histories, verdicts int }

@@ -100,7 +100,7 @@ func (f *follower) follow(ctx context.Context, p int) error {
 	bo := newBackoff()
 	var recs []record
 	for ctx.Err() == nil {
-		res, err := r.kafka.fetch(ctx, topic, p, off, r.cfg.MaxBatch, recs)
+		res, err := r.kafka.fetch(ctx, topic, p, off, r.cfg.MaxBatch, recs, true)
 		recs = res.records
 		if err != nil {
 			if ctx.Err() != nil {
@@ -121,6 +121,7 @@ func (f *follower) follow(ctx context.Context, p int) error {
 			continue
 		}
 		bo.reset()
+		r.noteBrokerOK()
 		if len(recs) == 0 {
 			// Nothing new (or only offsets compaction removed): the
 			// partition is caught up to here.
@@ -146,6 +147,7 @@ func (f *follower) apply(ctx context.Context, p int, recs []record) (int64, erro
 	b := r.store.NewBatch()
 	defer b.Close()
 	var dlq dlqMsgs
+	staged := map[string]state.BotSettings{}
 	for i := range recs {
 		rec := &recs[i]
 		bot := string(rec.Key)
@@ -156,7 +158,7 @@ func (f *follower) apply(ctx context.Context, p int, recs []record) (int64, erro
 				log.Warn().Msg("settings tombstone without a key; ignored")
 				continue
 			}
-			if bs, c := r.settings.apply(bot, quota.Settings{}, true); c == applied {
+			if bs, c := r.settings.stage(staged, bot, quota.Settings{}, true); c == applied {
 				b.PutSettings(bot, bs)
 				log.Info().Int64("floor", bs.Floor).Msg("settings deleted (tombstone): limit disabled")
 			}
@@ -171,10 +173,9 @@ func (f *follower) apply(ctx context.Context, p int, recs []record) (int64, erro
 			r.metrics.settingsApplied.WithLabelValues("invalid").Inc()
 			log.Warn().Err(err).Msg("invalid settings event: settings unchanged; dead-lettered")
 			dlq.add(r.cfg.DLQTopic, rec, err.Error(), topic, int32(p))
-			r.metrics.dlq.WithLabelValues(topic).Inc()
 			continue
 		}
-		bs, c := r.settings.apply(bot, ev.Settings, false)
+		bs, c := r.settings.stage(staged, bot, ev.Settings, false)
 		if c != applied {
 			r.metrics.settingsApplied.WithLabelValues("stale").Inc()
 			log.Info().Int64("version", ev.Settings.Version).Int64("in_force", bs.Floor).Msg("settings version not newer than the one in force; ignored")
@@ -195,11 +196,13 @@ func (f *follower) apply(ctx context.Context, p int, recs []record) (int64, erro
 			// Not committed: the records are read again.
 			return recs[0].Offset, nil
 		}
+		r.metrics.dlq.WithLabelValues(topic).Add(float64(len(dlq)))
 	}
 	b.PutSettingsOffset(int32(p), next)
 	if err := b.Commit(); err != nil {
 		return 0, fmt.Errorf("settings partition %d: commit up to offset %d: %w", p, next, err)
 	}
+	r.settings.commit(staged)
 	f.advance(p, next)
 	return next, nil
 }

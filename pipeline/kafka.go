@@ -167,7 +167,11 @@ type fetchResult struct {
 // fetch reads up to max records of topic/partition from offset on, waiting up
 // to FetchMaxWait for the first one. Records before offset (Kafka may return
 // a batch that starts earlier) are skipped. recs is reused.
-func (b *broker) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record) (fetchResult, error) {
+//
+// compacted allows skipping to the high watermark when an unthrottled fetch
+// returns nothing below it: offsets that compaction removed (settings topic
+// only; on the attempts topic an empty answer never skips anything).
+func (b *broker) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
 	resp, err := b.client.Fetch(ctx, &kafka.FetchRequest{
 		Topic: topic, Partition: partition, Offset: offset,
 		MinBytes: 1, MaxBytes: int64(b.cfg.FetchMaxBytes), MaxWait: b.cfg.FetchMaxWait,
@@ -205,7 +209,7 @@ func (b *broker) fetch(ctx context.Context, topic string, partition int, offset 
 		switch {
 		case lastSeen >= offset:
 			res.skipTo = lastSeen + 1
-		case lastSeen < 0 && res.hwm > offset:
+		case compacted && lastSeen < 0 && res.hwm > offset && resp.Throttle == 0:
 			res.skipTo = res.hwm
 		default:
 			res.skipTo = offset

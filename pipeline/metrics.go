@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sendgate_consumer_lag", Help: "Records of an owned attempts partition not yet processed (high watermark - next offset).",
 		}, []string{"partition"}),
 		stateKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sendgate_state_keys", Help: "Keys in Pebble state by kind (history: contacts with counted sends; verdict: idempotency records), approximate.",
+			Name: "sendgate_state_keys", Help: "Keys in Pebble state by kind (history: contacts with counted sends; verdict: idempotency records) written minus deleted since start: an approximate trend, not an exact count.",
 		}, []string{"kind"}),
 		publishRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sendgate_publish_retries_total", Help: "Verdict/DLQ publishes retried after an error.",

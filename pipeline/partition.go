@@ -41,8 +41,19 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 	if err != nil {
 		return pos, 0, fmt.Errorf("partition %d: load position: %w", p.id, err)
 	}
-	if ok {
+	if ok && groupOffset <= pos.Offset {
 		return pos, 0, nil
+	}
+	if ok {
+		// The group went further than this instance's state: another
+		// instance owned the partition meanwhile. The local state is stale;
+		// rebuild it.
+		p.r.log.Warn().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).
+			Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
+			Msg("local state is behind the consumer group (another instance owned the partition): dropping it to rebuild")
+		if err := p.r.store.DropPartition(p.id); err != nil {
+			return pos, 0, fmt.Errorf("partition %d: drop stale state: %w", p.id, err)
+		}
 	}
 	first, _, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
 	if err != nil {
@@ -91,7 +102,7 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 		lastGroupAt time.Time
 	)
 	for ctx.Err() == nil {
-		res, err := r.kafka.fetch(ctx, r.cfg.AttemptsTopic, int(p.id), pos.Offset, r.cfg.MaxBatch, recs)
+		res, err := r.kafka.fetch(ctx, r.cfg.AttemptsTopic, int(p.id), pos.Offset, r.cfg.MaxBatch, recs, false)
 		recs = res.records
 		if err != nil {
 			if ctx.Err() != nil {
@@ -175,18 +186,20 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 	if err := r.publish(ctx, out.msgs); err != nil {
 		return pos, fmt.Errorf("%w: publish: %v", errStopped, err)
 	}
+	out.count(r.metrics, r.cfg.AttemptsTopic)
 	if out.verdicts > 0 && out.newestMs > 0 {
 		r.metrics.decisionDelay.Observe(max(float64(r.cfg.now().UnixMilli()-out.newestMs)/1000, 0))
 	}
 	b := r.store.NewBatch()
 	defer b.Close()
-	delta, err := w.write(b, p.id, r.cfg.ExpirePerBatch)
+	delta, sweep, err := w.write(b, p.id, p.dec.sweep, max(2*len(recs), r.cfg.ExpirePerBatch))
 	if err != nil {
 		return pos, err
 	}
 	if err := b.Commit(); err != nil {
 		return pos, fmt.Errorf("partition %d: commit batch ending at offset %d: %w", p.id, w.next, err)
 	}
+	p.dec.sweep = sweep
 	r.addStateKeys(delta)
 	p.dec.committed(w)
 	return state.Position{Offset: w.next, HWM: w.hwm}, nil

@@ -16,6 +16,10 @@ import (
 	"github.com/sendgate/sendgate/state"
 )
 
+// ErrNotOwned is returned by Quota for a contact whose partition this
+// instance does not own (now): its state here may be stale.
+var ErrNotOwned = errors.New("pipeline: the contact's partition is not owned by this instance")
+
 // Runner is the sendgate processor: see the package documentation.
 type Runner struct {
 	cfg      Config
@@ -33,6 +37,7 @@ type Runner struct {
 	attemptsParts  []int                // every partition of the attempts topic
 	settingsReady  atomic.Bool
 	joined         atomic.Bool
+	stopping       atomic.Bool
 	brokerErrAt    atomic.Int64 // unix ns of the last broker error
 	brokerOKAt     atomic.Int64 // unix ns of the last broker success
 	stateKeys      [2]atomic.Int64
@@ -114,7 +119,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		sleep(ctx, time.Second)
 	}
 	r.settingsReady.Store(true)
+	r.updateReady()
 	r.log.Info().Msg("settings caught up")
+	context.AfterFunc(ctx, func() {
+		r.stopping.Store(true)
+		r.updateReady()
+	})
 	r.consume(ctx, cancel)
 	wg.Wait()
 	return fatal(ctx)
@@ -262,11 +272,16 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	for _, a := range assigned {
 		parts[int32(a.ID)] = newPartition(r, int32(a.ID), max(r.cfg.CacheContacts/max(len(assigned), 1), 1024))
 	}
+	all, err := r.kafka.partitions(ctx, r.cfg.AttemptsTopic)
 	r.mu.Lock()
 	r.parts = parts
+	if err == nil {
+		r.attemptsParts = all // partitions may have been added
+	}
 	r.mu.Unlock()
 	r.metrics.partitionsOwned.Set(float64(len(parts)))
 	r.joined.Store(true)
+	r.updateReady()
 
 	var wg sync.WaitGroup
 	genDone := make(chan struct{})
@@ -303,10 +318,15 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 		}()
 	}
 	wg.Wait()
+	r.joined.Store(false)
 	r.mu.Lock()
 	r.parts = map[int32]*partition{}
 	r.mu.Unlock()
+	for id := range parts {
+		r.metrics.lag.DeleteLabelValues(partLabel(id))
+	}
 	r.metrics.partitionsOwned.Set(0)
+	r.updateReady()
 }
 
 // publish writes msgs and waits for their acknowledgement, retrying failed
@@ -359,8 +379,8 @@ func (r *Runner) addStateKeys(d stateDelta) {
 // a consumer-group generation joined with its partitions restored, and the
 // broker answering.
 func (r *Runner) Ready() bool {
-	ok := r.settingsReady.Load() && r.joined.Load() && r.brokerOKAt.Load() >= r.brokerErrAt.Load()
-	return ok
+	return r.settingsReady.Load() && r.joined.Load() && !r.stopping.Load() &&
+		r.brokerOKAt.Load() >= r.brokerErrAt.Load()
 }
 
 func (r *Runner) updateReady() {
@@ -389,13 +409,10 @@ func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision
 	r.mu.Lock()
 	p := r.parts[pid]
 	r.mu.Unlock()
-	var sends []quota.Send
-	var err error
-	if p != nil {
-		sends, err = p.query(bot, contact)
-	} else {
-		sends, err = r.store.History(pid, bot, contact, nil)
+	if p == nil {
+		return quota.Decision{}, s, fmt.Errorf("%w: partition %d", ErrNotOwned, pid)
 	}
+	sends, err := p.query(bot, contact)
 	if err != nil {
 		return quota.Decision{}, s, err
 	}

@@ -44,27 +44,44 @@ const (
 	stale          // version not greater than the floor: ignored
 )
 
-// apply applies a settings event (s) or, when tombstone, a deletion, and
-// returns the record to persist. A tombstone keeps the deleted version as
-// the floor.
-func (t *settingsTable) apply(bot string, s quota.Settings, tombstone bool) (state.BotSettings, change) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	cur := t.bots[bot]
+// stage applies a settings event (s) or, when tombstone, a deletion to
+// staged, the changes of a batch not yet committed, and returns the record
+// to persist. The table itself changes only when the batch is committed
+// (commit), so a batch read again after a failure applies the same way. A
+// tombstone keeps the deleted version as the floor.
+func (t *settingsTable) stage(staged map[string]state.BotSettings, bot string, s quota.Settings, tombstone bool) (state.BotSettings, change) {
+	cur, known := staged[bot]
+	if !known {
+		t.mu.RLock()
+		cur, known = t.bots[bot]
+		t.mu.RUnlock()
+	}
 	if tombstone {
-		if _, ok := t.bots[bot]; !ok {
+		if !known {
 			return cur, stale
 		}
 		next := state.BotSettings{Settings: quota.Disabled(), Floor: cur.Floor}
-		t.bots[bot] = next
+		staged[bot] = next
 		return next, applied
 	}
 	if s.Version <= cur.Floor {
 		return cur, stale
 	}
 	next := state.BotSettings{Settings: s, Floor: s.Version}
-	t.bots[bot] = next
+	staged[bot] = next
 	return next, applied
+}
+
+// commit makes staged changes the settings in force.
+func (t *settingsTable) commit(staged map[string]state.BotSettings) {
+	if len(staged) == 0 {
+		return
+	}
+	t.mu.Lock()
+	for bot, bs := range staged {
+		t.bots[bot] = bs
+	}
+	t.mu.Unlock()
 }
 
 // maxWindowMs is the longest window any bot uses (at least the default).

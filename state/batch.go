@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,10 +27,11 @@ type Batch struct {
 	b   *pebble.Batch
 	err error
 
-	key, idx, val []byte         // scratch, reused by every Put
-	enc           historyEncoder // scratch for history values
-	written       []int32        // partitions with a history or verdict Put
-	done          bool
+	key, val []byte         // scratch, reused by every Put
+	lo, hi   []byte         // scratch, Sweep's iterator bounds
+	enc      historyEncoder // scratch for history values
+	written  []int32        // partitions with a history or verdict Put
+	done     bool
 }
 
 // NewBatch returns an empty batch. The caller must Commit or Close it.
@@ -61,99 +63,99 @@ func (b *Batch) markWritten(p int32) {
 	}
 }
 
-// Expire adds to the batch the deletion of up to max history and verdict
-// entries of partition p whose expiry is at or before now, found through the
-// expiry index, and returns how many histories and verdicts it deletes.
+// Sweep adds to the batch the deletion of partition p's history and verdict
+// entries whose expiry is at or before now, and returns how many histories
+// and verdicts it deletes.
 //
-// max bounds the work: it counts index entries examined, including stale
-// ones. An index entry is stale when the value it points to is gone or was
-// rewritten with another expiry (e.g. a history extended by a later send):
-// the entry alone is deleted and the value is kept, to be deleted through
-// its own index entry. max <= 0 does nothing.
+// It examines at most max entries, expired or not, in key order, starting at
+// cursor (nil: the partition's first entry), and returns the cursor to
+// continue from, or nil when it reached the end of the partition's entries
+// (the next call then starts over). A caller that passes each call the
+// cursor the previous one returned therefore covers the whole partition in
+// turn, max entries per batch, and wraps around. An entry written behind
+// the cursor waits for the next pass; one whose value was rewritten with
+// another expiry is judged by its current value.
 //
-// Expire reads the committed state, not this batch: it must be called
-// before any PutHistory or PutVerdict of partition p in the same batch
-// (Pebble applies a batch's operations in order, so a later Put of the same
-// key wins over Expire's delete, which is what the caller wants). Calling it
-// after such a Put returns an error and adds nothing. Other errors are I/O or
-// corruption errors; the batch then holds a part of the deletions, which are
-// all valid, and can still be committed.
-func (b *Batch) Expire(p int32, now int64, max int) (histories, verdicts int, err error) {
+// The cursor is an opaque key, a fresh copy the caller keeps (between
+// batches too) and must not modify. It stays valid whatever is written or
+// deleted meanwhile; a cursor that is not within partition p's entries
+// (e.g. one of another partition) starts over from the first entry. max <= 0
+// examines nothing and returns cursor itself.
+//
+// Sweep reads the committed state, not this batch: it must be called before
+// any PutHistory or PutVerdict of partition p in the same batch (Pebble
+// applies a batch's operations in order, so a later Put of the same key wins
+// over Sweep's delete, which is what the caller wants). Calling it after such
+// a Put returns an error and adds nothing. Other errors are I/O or
+// corruption errors (a value whose header does not decode); the batch then
+// holds a part of the deletions, which are all valid, and can still be
+// committed, and next is cursor, so that a retry starts at the same place.
+//
+// Sweep also deletes, uncounted, the expiry index entries (sub-kind 0x04)
+// that earlier versions wrote after the verdicts.
+func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (next []byte, histories, verdicts int, err error) {
 	b.check()
 	if slices.Contains(b.written, p) {
-		return 0, 0, fmt.Errorf("state: partition %d: Expire after a Put in the same batch", p)
+		return cursor, 0, 0, fmt.Errorf("state: partition %d: Sweep after a Put in the same batch", p)
 	}
 	if max <= 0 {
-		return 0, 0, nil
+		return cursor, 0, 0, nil
 	}
 	s := b.s
 	if s.closed.Load() {
-		return 0, 0, ErrClosed
+		return cursor, 0, 0, ErrClosed
 	}
-	lower := appendExpiryPrefix(nil, p)
-	upper := appendExpiryBound(nil, p, now)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	// The bounds are the batch's scratch: Pebble keeps them until Close.
+	b.lo = appendSweepStart(b.lo[:0], p)
+	b.hi = appendSweepEnd(b.hi[:0], p)
+	lower := b.lo
+	if bytes.Compare(cursor, b.lo) > 0 && bytes.Compare(cursor, b.hi) < 0 {
+		lower = cursor
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: b.hi})
 	if err != nil {
-		return 0, 0, fmt.Errorf("state: partition %d: expire: %w", p, err)
+		return cursor, 0, 0, fmt.Errorf("state: partition %d: sweep: %w", p, err)
 	}
-	var vals *pebble.Iterator // values, opened at the first index entry
 	defer func() {
-		cerr := it.Close()
-		if vals != nil {
-			cerr = errors.Join(cerr, vals.Close())
-		}
-		if cerr != nil && err == nil {
-			err = fmt.Errorf("state: partition %d: expire: %w", p, cerr)
+		if cerr := it.Close(); cerr != nil && err == nil {
+			next = cursor
+			err = fmt.Errorf("state: partition %d: sweep: %w", p, cerr)
 		}
 	}()
 	n := 0
-	for ok := it.First(); ok && n < max; ok = it.Next() {
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if n == max {
+			return bytes.Clone(k), histories, verdicts, nil
+		}
 		n++
-		ik := it.Key()
-		exp, primary, perr := parseIndexKey(b.key[:0], ik)
-		b.key = primary
-		if perr != nil {
-			return histories, verdicts, fmt.Errorf("state: partition %d: expire: index key %x: %w", p, ik, perr)
+		sub := k[partitionPrefixLen]
+		if sub == subLegacyIndex {
+			b.setErr(b.b.Delete(k, nil), "sweep")
+			continue
 		}
-		sub := primary[partitionPrefixLen]
-		if vals == nil {
-			// One iterator for every value lookup is much cheaper than a
-			// lookup per entry. The default prefix is the whole key, so
-			// SeekPrefixGE is an exact lookup that consults the bloom
-			// filters (of L6 too, which Pebble skips by default).
-			lo := append(appendPartitionPrefix(nil, p), subHistory)
-			hi := append(appendPartitionPrefix(nil, p), subExpiry)
-			vals, err = s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi, UseL6Filters: true})
-			if err != nil {
-				return histories, verdicts, fmt.Errorf("state: partition %d: expire: %w", p, err)
-			}
+		val, verr := it.ValueAndErr()
+		var exp int64
+		if verr == nil {
+			exp, _, verr = decodeHeader(val)
 		}
-		var stored int64
-		found, gerr := vals.SeekPrefixGE(primary), vals.Error()
-		if found {
-			var val []byte
-			if val, gerr = vals.ValueAndErr(); gerr == nil {
-				stored, _, gerr = decodeHeader(val)
-			}
+		if verr != nil {
+			return cursor, histories, verdicts, fmt.Errorf("state: partition %d: sweep: %s %x: %w", p, subName(sub), k, verr)
 		}
-		if gerr != nil {
-			return histories, verdicts, fmt.Errorf("state: partition %d: expire: %s %x: %w", p, subName(sub), primary, gerr)
+		if exp > now {
+			continue
 		}
-		if found && stored == exp {
-			b.setErr(b.b.Delete(primary, nil), "expire")
-			switch sub {
-			case subHistory:
-				histories++
-			case subVerdict:
-				verdicts++
-			}
+		b.setErr(b.b.Delete(k, nil), "sweep")
+		if sub == subHistory {
+			histories++
+		} else {
+			verdicts++
 		}
-		b.setErr(b.b.Delete(ik, nil), "expire")
 	}
 	if err := it.Error(); err != nil {
-		return histories, verdicts, fmt.Errorf("state: partition %d: expire: %w", p, err)
+		return cursor, histories, verdicts, fmt.Errorf("state: partition %d: sweep: %w", p, err)
 	}
-	return histories, verdicts, nil
+	return nil, histories, verdicts, nil
 }
 
 func subName(sub byte) string {
@@ -164,44 +166,36 @@ func subName(sub byte) string {
 		return "history"
 	case subVerdict:
 		return "verdict"
-	case subExpiry:
-		return "expiry index"
+	case subLegacyIndex:
+		return "legacy expiry index"
 	}
 	return fmt.Sprintf("kind 0x%02x", sub)
 }
 
 // PutHistory stores the counted sends of contact (bot, contact) in partition
-// p, ascending by At, to be deleted by Expire at expireAt (normally the last
-// send's At plus the window). Empty sends deletes the history. The caller
-// bounds len(sends).
+// p, ascending by At, to be deleted by Sweep once expireAt (normally the last
+// send's At plus the window) has come. Empty sends deletes the history. The
+// caller bounds len(sends).
 func (b *Batch) PutHistory(p int32, bot, contact string, sends []quota.Send, expireAt int64) {
 	b.check()
 	b.markWritten(p)
 	b.key = appendHistoryKey(b.key[:0], p, bot, contact)
 	if len(sends) == 0 {
-		// The index entry left behind is stale and is removed by Expire.
 		b.setErr(b.b.Delete(b.key, nil), "history")
 		return
 	}
 	b.val = b.enc.encode(b.val[:0], sends, expireAt)
-	b.put(b.key, b.val, expireAt, "history", "history index")
+	b.setErr(b.b.Set(b.key, b.val, nil), "history")
 }
 
 // PutVerdict stores the verdict bytes v of attemptID in partition p, to be
-// deleted by Expire at expireAt.
+// deleted by Sweep once expireAt has come.
 func (b *Batch) PutVerdict(p int32, attemptID string, v []byte, expireAt int64) {
 	b.check()
 	b.markWritten(p)
 	b.key = appendVerdictKey(b.key[:0], p, attemptID)
 	b.val = appendVerdictValue(b.val[:0], v, expireAt)
-	b.put(b.key, b.val, expireAt, "verdict", "verdict index")
-}
-
-// put sets an expiring value and its index entry.
-func (b *Batch) put(key, val []byte, expireAt int64, what, whatIndex string) {
-	b.setErr(b.b.Set(key, val, nil), what)
-	b.idx = appendIndexKey(b.idx[:0], key, expireAt)
-	b.setErr(b.b.Set(b.idx, nil, nil), whatIndex)
+	b.setErr(b.b.Set(b.key, b.val, nil), "verdict")
 }
 
 // PutPosition stores partition p's position.
@@ -229,9 +223,8 @@ func (b *Batch) PutSettingsOffset(p int32, next int64) {
 	b.setErr(b.b.Set(b.key, b.val, nil), "settings offset")
 }
 
-// Len returns the number of Pebble operations in the batch so far: a
-// PutHistory or PutVerdict adds two (value and index entry), a deleting
-// PutHistory and the other Puts one, Expire one or two per entry examined.
+// Len returns the number of Pebble operations in the batch so far: every Put
+// adds one, Sweep one per entry it deletes.
 func (b *Batch) Len() int {
 	b.check()
 	return int(b.b.Count())

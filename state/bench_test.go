@@ -13,10 +13,10 @@ import (
 )
 
 // BenchmarkCommit commits batches of 1000 decisions as the pipeline does, on
-// a real directory with fsync: Expire first, then per decision a history of
-// 3 sends and a ~120-byte verdict, then the position. The window is 50
-// batches long, so in steady state each Expire deletes about as much as a
-// batch writes.
+// a real directory with fsync: a Sweep of 2000 entries first, its cursor
+// carried from batch to batch, then per decision a history of 3 sends and a
+// ~120-byte verdict, then the position. The window is 50 batches long, so in
+// steady state each Sweep deletes about as much as a batch writes.
 func BenchmarkCommit(b *testing.B) {
 	s, err := Open(b.TempDir(), Options{})
 	if err != nil {
@@ -48,16 +48,18 @@ func BenchmarkCommit(b *testing.B) {
 	now := int64(1_795_000_000_000)
 	c := 0
 	var expired int
+	var cursor []byte
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		now += stepMs
 		bt := s.NewBatch()
-		h, v, err := bt.Expire(0, now, 4*perBatch)
+		next, h, v, err := bt.Sweep(0, now, cursor, 2*perBatch)
 		if err != nil {
 			b.Fatal(err)
 		}
+		cursor = next
 		expired += h + v
 		for j := 0; j < perBatch; j++ {
 			contact := names[c%contacts]

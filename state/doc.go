@@ -21,20 +21,31 @@
 //	0x01 p:u32 0x01                                   Position
 //	0x01 p:u32 0x02 len:uvarint bot len:uvarint contact  history of a contact
 //	0x01 p:u32 0x03 len:uvarint attempt                  stored verdict
-//	0x01 p:u32 0x04 expiry:u64 sub:u8 ids...             expiry index entry (empty value)
 //	0x02 len:uvarint bot                                 BotSettings (global)
 //	0x03 p:u32                                           settings-topic partition offset (global)
 //
-// Ids are length-prefixed, never separated, so they may hold any byte. The
-// expiry is an int64 with its sign bit flipped, big-endian, so index entries
-// sort by time. An index entry's sub and ids are the primary key's, so the
-// primary key is recovered from the index key without a lookup.
+// Ids are length-prefixed, never separated, so they may hold any byte.
+// Sub-kind 0x04 is reserved: earlier versions kept an expiry index there,
+// whose remaining entries Batch.Sweep deletes.
 //
 // Values are compact binary and start with a format version byte (1). The
-// history and verdict values then carry their expiry instant (zig-zag varint),
-// which Batch.Expire compares with the index entry's: an entry whose value
-// has since been rewritten with another expiry is stale and only the entry is
-// removed.
+// history and verdict values then carry their expiry instant (zig-zag
+// varint).
+//
+// # Expiry
+//
+// There is no expiry index: Batch.Sweep walks a partition's histories and
+// verdicts in key order with a cursor the caller carries from batch to
+// batch, a bounded number of entries per batch, reads each value's expiry
+// and deletes the expired ones. Every write of the hot path is thus a single
+// key, and a history rewritten with a later expiry leaves nothing stale
+// behind. The price is that an expired entry lives until the sweep next
+// passes it. If a partition gains w new keys per batch, each live for L
+// batches, and the sweep examines m >= w entries per batch, a pass takes about
+// P = wL/(m-w/2) batches and the partition holds about w(L+P/2) entries: with
+// m = w, P = 2L and twice the live entries; with m = 2w, P = 2L/3 and a third
+// more. A batch of n records adds at most 2n keys (a history and a verdict
+// each), fewer when contacts return: their histories are rewritten in place.
 //
 // # Time
 //

@@ -1,38 +1,46 @@
 package state
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/sendgate/sendgate/quota"
 )
 
-// TestExpire runs testdata/expire. Commands (each commits its own batch):
+// TestSweep runs testdata/expire. Commands (each commits its own batch):
 //
 //	put-history p=P bot=B contact=C expire=T   input: one "at agent attempt" per line; none deletes
 //	put-verdict p=P id=A expire=T              input: the verdict bytes
-//	expire p=P now=T max=N                     prints the counts
+//	put-position p=P offset=O hwm=T
+//	put-legacy-index p=P id=A expire=T         an expiry index entry of verdict A, as earlier versions wrote
+//	sweep p=P now=T max=N [cursor=next]        prints the counts and the returned cursor; cursor=next
+//	                                           continues from the cursor the previous sweep of P
+//	                                           returned, none starts from the partition's first entry
 //	history p=P bot=B contact=C
 //	dump                                       every key of the database
 //	reset                                      start over with an empty store
 //
-// Regenerate after an intended change with go test ./state -run TestExpire -rewrite.
-func TestExpire(t *testing.T) {
+// Regenerate after an intended change with go test ./state -run TestSweep -rewrite.
+func TestSweep(t *testing.T) {
 	s := openMem(t)
+	cursors := map[int32][]byte{}
 	datadriven.RunTest(t, "testdata/expire", func(t *testing.T, td *datadriven.TestData) string {
 		if td.Cmd == "reset" {
 			s = openMem(t)
+			clear(cursors)
 			return ""
 		}
-		return runExpireCmd(t, s, td)
+		return runSweepCmd(t, s, cursors, td)
 	})
 }
 
-func runExpireCmd(t *testing.T, s *Store, td *datadriven.TestData) string {
+func runSweepCmd(t *testing.T, s *Store, cursors map[int32][]byte, td *datadriven.TestData) string {
 	arg := func(key string) string {
 		var v string
 		td.ScanArgs(t, key, &v)
@@ -67,15 +75,35 @@ func runExpireCmd(t *testing.T, s *Store, td *datadriven.TestData) string {
 		b.PutVerdict(int32(num("p")), arg("id"), []byte(td.Input), num("expire"))
 		commit(t, b)
 		return ""
-	case "expire":
+	case "put-position":
 		b := s.NewBatch()
-		h, v, err := b.Expire(int32(num("p")), num("now"), int(num("max")))
+		b.PutPosition(int32(num("p")), Position{Offset: num("offset"), HWM: num("hwm")})
+		commit(t, b)
+		return ""
+	case "put-legacy-index":
+		k := legacyIndexKey(appendVerdictKey(nil, int32(num("p")), arg("id")), num("expire"))
+		if err := s.db.Set(k, nil, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		return ""
+	case "sweep":
+		p := int32(num("p"))
+		var cursor []byte
+		if td.HasArg("cursor") {
+			if c := arg("cursor"); c != "next" {
+				td.Fatalf(t, "cursor=%s: only cursor=next is known", c)
+			}
+			cursor = cursors[p]
+		}
+		b := s.NewBatch()
+		next, h, v, err := b.Sweep(p, num("now"), cursor, int(num("max")))
 		if err != nil {
 			b.Close()
 			return err.Error()
 		}
 		commit(t, b)
-		return fmt.Sprintf("histories=%d verdicts=%d", h, v)
+		cursors[p] = next
+		return fmt.Sprintf("histories=%d verdicts=%d next=%s", h, v, formatCursor(next))
 	case "history":
 		sends, err := s.History(int32(num("p")), arg("bot"), arg("contact"), nil)
 		if err != nil {
@@ -87,4 +115,36 @@ func runExpireCmd(t *testing.T, s *Store, td *datadriven.TestData) string {
 	}
 	td.Fatalf(t, "unknown command %q", td.Cmd)
 	return ""
+}
+
+// legacyIndexKey is the expiry index key earlier versions wrote for a
+// history or verdict key: partition, 0x04, the expiry (sign bit flipped,
+// big-endian), then the primary's sub-kind and ids.
+func legacyIndexKey(primary []byte, expireAt int64) []byte {
+	k := append([]byte(nil), primary[:partitionPrefixLen]...)
+	k = append(k, subLegacyIndex)
+	k = binary.BigEndian.AppendUint64(k, uint64(expireAt)^(1<<63))
+	return append(k, primary[partitionPrefixLen:]...)
+}
+
+// formatCursor describes a cursor returned by Sweep.
+func formatCursor(k []byte) string {
+	if k == nil {
+		return "nil"
+	}
+	if len(k) > partitionPrefixLen && k[0] == kindPartition {
+		p, _ := keyPartition(k)
+		switch k[partitionPrefixLen] {
+		case subHistory:
+			bot, rest, _ := readID(k[primaryHeaderLen:])
+			contact, _, _ := readID(rest)
+			return fmt.Sprintf("p%d history %q %q", p, bot, contact)
+		case subVerdict:
+			id, _, _ := readID(k[primaryHeaderLen:])
+			return fmt.Sprintf("p%d verdict %q", p, id)
+		case subLegacyIndex:
+			return fmt.Sprintf("p%d legacy-index %x", p, k[primaryHeaderLen:])
+		}
+	}
+	return fmt.Sprintf("%x", k)
 }

@@ -19,13 +19,15 @@ const (
 	subPosition byte = 0x01
 	subHistory  byte = 0x02
 	subVerdict  byte = 0x03
-	subExpiry   byte = 0x04
+	// subLegacyIndex held the expiry index of earlier versions (empty
+	// values). Nothing writes it any more; Batch.Sweep deletes the entries
+	// a database written by such a version still has.
+	subLegacyIndex byte = 0x04
 )
 
 const (
-	partitionPrefixLen = 1 + 4         // kind, partition
-	primaryHeaderLen   = 1 + 4 + 1     // kind, partition, sub
-	indexHeaderLen     = 1 + 4 + 1 + 8 // kind, partition, subExpiry, expiry
+	partitionPrefixLen = 1 + 4     // kind, partition
+	primaryHeaderLen   = 1 + 4 + 1 // kind, partition, sub
 )
 
 var errBadKey = errors.New("malformed key")
@@ -73,44 +75,17 @@ func appendVerdictKey(dst []byte, p int32, attemptID string) []byte {
 	return appendID(dst, attemptID)
 }
 
-// appendExpiryPrefix appends the start of partition p's expiry index.
-func appendExpiryPrefix(dst []byte, p int32) []byte {
-	return append(appendPartitionPrefix(dst, p), subExpiry)
+// appendSweepStart appends the first key Batch.Sweep examines in partition
+// p: the start of its histories.
+func appendSweepStart(dst []byte, p int32) []byte {
+	return append(appendPartitionPrefix(dst, p), subHistory)
 }
 
-// orderedTime maps an int64 to a uint64 whose big-endian bytes sort like the
-// int64 does.
-func orderedTime(t int64) uint64 { return uint64(t) ^ (1 << 63) }
-
-// appendIndexKey appends the expiry index key of a primary (history or
-// verdict) key expiring at expireAt: the primary's partition, subExpiry, the
-// instant, then the primary's sub-kind and ids.
-func appendIndexKey(dst, primary []byte, expireAt int64) []byte {
-	dst = append(dst, primary[:partitionPrefixLen]...)
-	dst = append(dst, subExpiry)
-	dst = binary.BigEndian.AppendUint64(dst, orderedTime(expireAt))
-	return append(dst, primary[partitionPrefixLen:]...)
-}
-
-// parseIndexKey returns the instant of an index key and appends the primary
-// key it refers to to dst.
-func parseIndexKey(dst, idx []byte) (expireAt int64, primary []byte, err error) {
-	if len(idx) < indexHeaderLen+1 || idx[0] != kindPartition || idx[partitionPrefixLen] != subExpiry {
-		return 0, dst, errBadKey
-	}
-	expireAt = int64(binary.BigEndian.Uint64(idx[partitionPrefixLen+1:]) ^ (1 << 63))
-	dst = append(dst, idx[:partitionPrefixLen]...)
-	return expireAt, append(dst, idx[indexHeaderLen:]...), nil
-}
-
-// appendExpiryBound appends the exclusive upper bound of partition p's index
-// entries expiring at or before now. Every index entry at now continues with
-// a sub-kind byte below 0xff, so appending 0xff bounds them all without
-// overflowing now+1.
-func appendExpiryBound(dst []byte, p int32, now int64) []byte {
-	dst = appendExpiryPrefix(dst, p)
-	dst = binary.BigEndian.AppendUint64(dst, orderedTime(now))
-	return append(dst, 0xff)
+// appendSweepEnd appends the exclusive upper bound of the keys Batch.Sweep
+// examines in partition p: the end of its verdicts and of the legacy index
+// after them.
+func appendSweepEnd(dst []byte, p int32) []byte {
+	return append(appendPartitionPrefix(dst, p), subLegacyIndex+1)
 }
 
 func appendSettingsKey(dst []byte, bot string) []byte {

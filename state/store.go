@@ -162,7 +162,7 @@ func (s *Store) Position(p int32) (Position, bool, error) {
 // dst[:0] (nil if dst is nil). The returned strings are copies, never
 // aliasing Pebble memory, and stay valid for good; dst's array is reused.
 //
-// A history whose expiry has passed is returned until Batch.Expire deletes
+// A history whose expiry has passed is returned until Batch.Sweep deletes
 // it: the caller filters by its window anyway.
 func (s *Store) History(p int32, bot, contact string, dst []quota.Send) ([]quota.Send, error) {
 	dst = dst[:0]
@@ -182,7 +182,7 @@ func (s *Store) History(p int32, bot, contact string, dst []quota.Send) ([]quota
 // Verdict copies the stored verdict bytes of attemptID in partition p into
 // dst[:0] and returns them and true; with none stored it returns dst[:0] and
 // false. The result never aliases Pebble memory. A verdict whose expiry has
-// passed is returned until Batch.Expire deletes it.
+// passed is returned until Batch.Sweep deletes it.
 func (s *Store) Verdict(p int32, attemptID string, dst []byte) ([]byte, bool, error) {
 	dst = dst[:0]
 	kb := s.keyBuf()
@@ -282,8 +282,8 @@ func (s *Store) SettingsOffsets() (map[int32]int64, error) {
 }
 
 // Partitions returns, ascending (as unsigned numbers), the attempts-topic
-// partitions that have any state: a position, a history, a verdict or an
-// index entry. It seeks once per partition.
+// partitions that have any state: a position, a history or a verdict. It
+// seeks once per partition.
 func (s *Store) Partitions() (ps []int32, err error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
@@ -316,7 +316,7 @@ func (s *Store) Partitions() (ps []int32, err error) {
 }
 
 // DropPartition deletes all state of attempts-topic partition p (position,
-// histories, verdicts, index entries) with one range deletion, synced unless
+// histories, verdicts) with one range deletion, synced unless
 // Options.NoSync. Settings and settings offsets are untouched.
 func (s *Store) DropPartition(p int32) error {
 	if s.closed.Load() {
@@ -334,7 +334,7 @@ func (s *Store) DropPartition(p int32) error {
 func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
 
 // EachVerdictID calls fn with the attempt id of every verdict stored for
-// partition p (expired ones included until Expire deletes them), in key
+// partition p (expired ones included until Sweep deletes them), in key
 // order. id is valid only during fn. An error returned by fn stops the scan
 // and is returned unchanged; other errors are I/O or corruption errors.
 func (s *Store) EachVerdictID(p int32, fn func(id []byte) error) error {

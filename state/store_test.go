@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,19 +77,12 @@ func formatKV(k, v []byte) string {
 			id, _, _ := readID(k[primaryHeaderLen:])
 			exp, body, err := decodeHeader(v)
 			return fmt.Sprintf("p%d verdict %q exp=%d %q%s", p, id, exp, v[body:], errSuffix(err))
-		case subExpiry:
-			exp, primary, err := parseIndexKey(nil, k)
-			if err != nil {
-				return fmt.Sprintf("p%d bad index %x", p, k)
+		case subLegacyIndex:
+			desc := fmt.Sprintf("p%d legacy-index %x", p, k[primaryHeaderLen:])
+			if len(v) > 0 {
+				desc += fmt.Sprintf(" = %x", v)
 			}
-			ids := primary[primaryHeaderLen:]
-			a, rest, _ := readID(ids)
-			desc := fmt.Sprintf("%q", a)
-			if len(rest) > 0 {
-				b, _, _ := readID(rest)
-				desc += fmt.Sprintf(" %q", b)
-			}
-			return fmt.Sprintf("p%d index exp=%d %s %s", p, exp, subName(primary[partitionPrefixLen]), desc)
+			return desc
 		}
 	case kindSettings:
 		bot, _, _ := readID(k[1:])
@@ -293,7 +288,7 @@ func TestBatchIsAtomic(t *testing.T) {
 	b.PutPosition(0, Position{Offset: 9, HWM: 9})
 	b.PutSettings("bot", BotSettings{Floor: 3})
 	b.PutSettingsOffset(0, 4)
-	if got, want := b.Len(), 2*len(f.verdicts)+3; got != want {
+	if got, want := b.Len(), len(f.verdicts)+3; got != want {
 		t.Errorf("Len = %d, want %d", got, want)
 	}
 	if got := dump(t, s); got != "(empty)\n" {
@@ -429,14 +424,19 @@ func TestEachSettingsCallbackError(t *testing.T) {
 
 // idleContact plays a contact's life in partition 0 with window w: sends at
 // the given times, each rewriting the history and storing a verdict that
-// expires with it, as the pipeline does.
-func idleContact(t *testing.T, s *Store, w int64, times []int64) {
+// expires with it, as the pipeline does, with a sweep of max entries before
+// each, its cursor carried from batch to batch.
+func idleContact(t *testing.T, s *Store, w int64, times []int64, max int) {
+	t.Helper()
 	var sends []quota.Send
+	var cursor []byte
 	for i, at := range times {
 		b := s.NewBatch()
-		if _, _, err := b.Expire(0, at, 100); err != nil {
+		next, _, _, err := b.Sweep(0, at, cursor, max)
+		if err != nil {
 			t.Fatal(err)
 		}
+		cursor = next
 		kept := sends[:0]
 		for _, s := range sends {
 			if s.At+w > at {
@@ -452,49 +452,306 @@ func idleContact(t *testing.T, s *Store, w int64, times []int64) {
 	}
 }
 
-func TestExpireLeavesNothing(t *testing.T) {
-	s := openMem(t)
-	const w = 1000
-	times := []int64{0, 100, 900, 1500, 1600, 2400}
-	idleContact(t, s, w, times)
-
-	last := times[len(times)-1]
-	b := s.NewBatch()
-	h, v, err := b.Expire(0, last+w-1, 1000)
-	commit(t, b)
-	if err != nil || h != 0 {
-		t.Fatalf("Expire one ms early = %d, %d, %v; want no history deleted", h, v, err)
-	}
-	if got, _ := s.History(0, "bot", "contact", nil); len(got) == 0 {
-		t.Fatal("history deleted before its expiry")
-	}
-
-	b = s.NewBatch()
-	h, v, err = b.Expire(0, last+w, 1000)
-	commit(t, b)
-	if err != nil || h != 1 || v != 1 {
-		t.Fatalf("Expire at expiry = %d, %d, %v; want 1, 1", h, v, err)
-	}
-	want := fmt.Sprintf("p0 position offset=%d hwm=%d\n", len(times), last)
-	if got := dump(t, s); got != want {
-		t.Errorf("state left behind:\n%swant only\n%s", got, want)
+// sweepPass sweeps partition p at now from its first entry to its end, max
+// entries per committed batch, and returns the totals and the number of
+// calls.
+func sweepPass(t *testing.T, s *Store, p int32, now int64, max int) (histories, verdicts, calls int) {
+	t.Helper()
+	var cursor []byte
+	for {
+		b := s.NewBatch()
+		next, h, v, err := b.Sweep(p, now, cursor, max)
+		if err != nil {
+			b.Close()
+			t.Fatal(err)
+		}
+		commit(t, b)
+		histories, verdicts, calls = histories+h, verdicts+v, calls+1
+		if next == nil {
+			return histories, verdicts, calls
+		}
+		if calls > 1000 {
+			t.Fatal("sweep does not reach the end")
+		}
+		cursor = next
 	}
 }
 
-func TestExpireAfterPut(t *testing.T) {
+func TestSweepLeavesNothing(t *testing.T) {
+	for _, max := range []int{1, 2, 100} {
+		t.Run(fmt.Sprintf("max=%d", max), func(t *testing.T) {
+			s := openMem(t)
+			const w = 1000
+			times := []int64{0, 100, 900, 1500, 1600, 2400}
+			idleContact(t, s, w, times, max)
+			last := times[len(times)-1]
+
+			left := 0
+			if err := s.EachVerdictID(0, func([]byte) error { left++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			h, v, _ := sweepPass(t, s, 0, last+w-1, max)
+			if h != 0 || v >= left {
+				t.Fatalf("sweep one ms early deleted %d histories, %d of %d verdicts; want no history, the last verdict kept", h, v, left)
+			}
+			if got, _ := s.History(0, "bot", "contact", nil); len(got) == 0 {
+				t.Fatal("history deleted before its expiry")
+			}
+			if _, ok, _ := s.Verdict(0, fmt.Sprintf("att-%d", len(times)-1), nil); !ok {
+				t.Fatal("last verdict deleted before its expiry")
+			}
+			left -= v
+
+			h, v, calls := sweepPass(t, s, 0, last+w, max)
+			if h != 1 || v != left {
+				t.Fatalf("sweep at expiry deleted %d histories, %d verdicts; want 1, %d", h, v, left)
+			}
+			if want := (left + max) / max; calls != want {
+				t.Errorf("sweep took %d calls of %d entries over %d entries; want %d", calls, max, 1+left, want)
+			}
+			want := fmt.Sprintf("p0 position offset=%d hwm=%d\n", len(times), last)
+			if got := dump(t, s); got != want {
+				t.Errorf("state left behind:\n%swant only\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestSweepAfterPut(t *testing.T) {
 	s := openMem(t)
 	b := s.NewBatch()
 	defer b.Close()
 	b.PutPosition(0, Position{})
-	if _, _, err := b.Expire(0, 1, 1); err != nil {
-		t.Errorf("Expire after PutPosition: %v", err)
+	if _, _, _, err := b.Sweep(0, 1, nil, 1); err != nil {
+		t.Errorf("Sweep after PutPosition: %v", err)
 	}
 	b.PutVerdict(1, "a", nil, 5)
-	if _, _, err := b.Expire(1, 1, 1); err == nil || !strings.HasPrefix(err.Error(), "state: partition 1:") {
-		t.Errorf("Expire after PutVerdict of the same partition: %v", err)
+	cursor := appendVerdictKey(nil, 1, "b")
+	if next, _, _, err := b.Sweep(1, 1, cursor, 1); err == nil || !strings.HasPrefix(err.Error(), "state: partition 1:") || &next[0] != &cursor[0] {
+		t.Errorf("Sweep after PutVerdict of the same partition = %x, %v; want the cursor back and an error", next, err)
 	}
-	if _, _, err := b.Expire(2, 1, 1); err != nil {
-		t.Errorf("Expire of another partition: %v", err)
+	if _, _, _, err := b.Sweep(2, 1, nil, 1); err != nil {
+		t.Errorf("Sweep of another partition: %v", err)
+	}
+	if n := b.Len(); n != 2 {
+		t.Errorf("Len = %d, want 2 (the Puts only)", n)
+	}
+}
+
+// TestSweepCursor checks the cursor's contract: a copy that stays valid
+// across batches and writes, even when its key is deleted, and that starts
+// over when it is not one of the partition's entries.
+func TestSweepCursor(t *testing.T) {
+	s := openMem(t)
+	b := s.NewBatch()
+	b.PutPosition(1, Position{Offset: 1})
+	b.PutPosition(2, Position{Offset: 1})
+	for _, id := range []string{"a", "b", "c", "d"} {
+		b.PutVerdict(1, id, []byte("v"), 100)
+		b.PutVerdict(2, id, []byte("v"), 100)
+	}
+	commit(t, b)
+
+	sweep := func(cursor []byte, now int64, max int) ([]byte, int) {
+		t.Helper()
+		b := s.NewBatch()
+		next, h, v, err := b.Sweep(1, now, cursor, max)
+		if err != nil || h != 0 {
+			t.Fatalf("Sweep = %d, %d, %v", h, v, err)
+		}
+		commit(t, b)
+		return next, v
+	}
+	next, _ := sweep(nil, 0, 2)
+	if want := appendVerdictKey(nil, 1, "c"); !bytes.Equal(next, want) {
+		t.Fatalf("cursor after 2 entries = %s, want %s", formatCursor(next), formatCursor(want))
+	}
+	kept := bytes.Clone(next)
+	// Another sweep reuses the batch's scratch; the cursor is the caller's.
+	sweep(nil, 0, 1)
+	if !bytes.Equal(next, kept) {
+		t.Fatalf("cursor changed under the caller: %x", next)
+	}
+
+	// The cursor's own key is deleted: a sweep from it goes on after it.
+	b = s.NewBatch()
+	b.PutVerdict(1, "c", []byte("v"), 5)
+	commit(t, b)
+	if n, v := sweep(next, 5, 1); v != 1 || !bytes.Equal(n, appendVerdictKey(nil, 1, "d")) {
+		t.Fatalf("expired verdict at the cursor: %d deleted, next %s", v, formatCursor(n))
+	}
+	if n, v := sweep(next, 5, 1); v != 0 || n != nil {
+		t.Fatalf("from a deleted key: %d deleted, next = %s; want the last entry examined, nil", v, formatCursor(n))
+	}
+
+	// Cursors that are not partition 1's entries start over.
+	for _, c := range [][]byte{
+		{}, {0x00}, appendPositionKey(nil, 1), appendVerdictKey(nil, 0, "z"),
+		appendVerdictKey(nil, 2, "a"), appendSweepEnd(nil, 1), {0xff},
+	} {
+		next, v := sweep(c, 0, 1)
+		if v != 0 || !bytes.Equal(next, appendVerdictKey(nil, 1, "b")) {
+			t.Errorf("Sweep from %x: next = %s; want from the first entry", c, formatCursor(next))
+		}
+	}
+	if next, v := sweep(nil, 1000, 10); next != nil || v != 3 {
+		t.Errorf("Sweep of everything = %s, %d; want nil, 3", formatCursor(next), v)
+	}
+	// max <= 0 examines nothing and hands the cursor back.
+	c := appendVerdictKey(nil, 2, "b")
+	b = s.NewBatch()
+	defer b.Close()
+	for _, max := range []int{0, -1} {
+		if next, h, v, err := b.Sweep(2, 1000, c, max); err != nil || h+v != 0 || &next[0] != &c[0] {
+			t.Errorf("Sweep max=%d = %x, %d, %d, %v", max, next, h, v, err)
+		}
+	}
+	if b.Len() != 0 {
+		t.Errorf("Sweep max<=0 added %d ops", b.Len())
+	}
+	if ps, _ := s.Partitions(); !slices.Equal(ps, []int32{1, 2}) {
+		t.Errorf("Partitions = %v", ps)
+	}
+	if pos, ok, _ := s.Position(1); !ok || pos.Offset != 1 {
+		t.Errorf("sweep touched the position: %v, %v", pos, ok)
+	}
+}
+
+// TestSweepAllocs checks that Sweep's cost does not grow with the entries it
+// examines: no allocation per entry, one for the returned cursor.
+func TestSweepAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("Pebble allocates to check invariants under -race")
+	}
+	s := openMem(t)
+	b := s.NewBatch()
+	for i := range 2000 {
+		b.PutVerdict(1, fmt.Sprintf("att-%06d", i), []byte(`{"verdict":"allowed"}`), 100)
+	}
+	commit(t, b)
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b = s.NewBatch()
+	defer b.Close()
+	for _, tt := range []struct {
+		max   int
+		wantN float64
+	}{{4000, 0}, {1000, 1}} {
+		n := testing.AllocsPerRun(20, func() {
+			next, _, v, err := b.Sweep(1, 50, nil, tt.max)
+			if err != nil || v != 0 || (next == nil) != (tt.max > 2000) {
+				t.Fatalf("Sweep = %x, %d, %v", next, v, err)
+			}
+		})
+		if n > tt.wantN {
+			t.Errorf("Sweep of %d entries: %v allocations, want %v", min(tt.max, 2000), n, tt.wantN)
+		}
+	}
+}
+
+// TestSweepModel runs random puts and sweeps against a model of the
+// partition's entries: a sweep deletes only expired entries, at most max of
+// them, and a pass from the first entry to the end leaves no entry that
+// expired before the pass began and was not rewritten during it.
+func TestSweepModel(t *testing.T) {
+	s := openMem(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	model := map[string]int64{} // key -> expiry, partitions 0 and 1
+	key := func(p int32, i int) []byte {
+		if i%2 == 0 {
+			return appendHistoryKey(nil, p, "bot", strconv.Itoa(i))
+		}
+		return appendVerdictKey(nil, p, strconv.Itoa(i))
+	}
+	var cursor []byte
+	pass := map[string]bool{} // entries of partition 0 present all along the current pass
+	passNow := int64(0)
+	now := int64(0)
+	for step := range 800 {
+		now += rng.Int64N(3)
+		b := s.NewBatch()
+		max := 1 + rng.IntN(8)
+		if cursor == nil {
+			// A pass begins: every entry expired by now must be gone at its end.
+			clear(pass)
+			for k, exp := range model {
+				if k[partitionPrefixLen-1] == 0 && exp <= now {
+					pass[k] = true
+				}
+			}
+			passNow = now
+		}
+		next, h, v, err := b.Sweep(0, now, cursor, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h+v > max {
+			t.Fatalf("step %d: %d deletions with max %d", step, h+v, max)
+		}
+		// A Put after the sweep may override one of its counted deletions.
+		overridable := map[string]bool{}
+		for range rng.IntN(4) {
+			p := int32(rng.IntN(2))
+			i := rng.IntN(40)
+			k := key(p, i)
+			exp := now + rng.Int64N(40) - 5
+			if old, ok := model[string(k)]; ok && p == 0 && old <= now {
+				overridable[string(k)] = true
+			}
+			if i%2 == 0 {
+				if rng.IntN(5) == 0 {
+					b.PutHistory(p, "bot", strconv.Itoa(i), nil, exp)
+					delete(model, string(k))
+				} else {
+					b.PutHistory(p, "bot", strconv.Itoa(i), []quota.Send{{At: now, Agent: "a", Attempt: "x"}}, exp)
+					model[string(k)] = exp
+				}
+			} else {
+				b.PutVerdict(p, strconv.Itoa(i), []byte("v"), exp)
+				model[string(k)] = exp
+			}
+			delete(pass, string(k))
+		}
+		commit(t, b)
+		cursor = next
+
+		// Compare the database with the model: every missing entry was
+		// expired and was swept (counted).
+		got := map[string]int64{}
+		if err := s.scan([]byte{kindPartition}, []byte{kindPartition + 1}, func(k, val []byte) error {
+			exp, _, err := decodeHeader(val)
+			got[string(k)] = exp
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		deleted := 0
+		for k, exp := range model {
+			gexp, ok := got[k]
+			switch {
+			case ok && gexp != exp:
+				t.Fatalf("step %d: %s expires at %d, want %d", step, formatCursor([]byte(k)), gexp, exp)
+			case !ok && (k[partitionPrefixLen-1] != 0 || exp > now):
+				t.Fatalf("step %d: %s (exp %d) deleted at %d", step, formatCursor([]byte(k)), exp, now)
+			case !ok:
+				deleted++
+				delete(model, k)
+			}
+		}
+		if len(got) != len(model) {
+			t.Fatalf("step %d: %d entries, model %d", step, len(got), len(model))
+		}
+		if h+v < deleted || h+v > deleted+len(overridable) {
+			t.Fatalf("step %d: %d entries deleted (%d more overridden by Puts at most), sweep counted %d", step, deleted, len(overridable), h+v)
+		}
+		if cursor == nil {
+			for k := range pass {
+				if _, ok := model[k]; ok {
+					t.Fatalf("step %d: pass from %d ended, %s (exp %d) left", step, passNow, formatCursor([]byte(k)), model[k])
+				}
+			}
+		}
 	}
 }
 
@@ -549,13 +806,17 @@ func TestCorruptValue(t *testing.T) {
 	if _, _, err := s.Verdict(4, "v", nil); err == nil || !strings.Contains(err.Error(), "unknown value version 7") {
 		t.Errorf("Verdict of a corrupt value: %v", err)
 	}
-	if err := s.db.Set(appendIndexKey(nil, k2, 1), nil, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
 	b := s.NewBatch()
 	defer b.Close()
-	if _, _, err := b.Expire(4, 10, 10); err == nil || !strings.HasPrefix(err.Error(), `state: partition 4: expire: verdict`) {
-		t.Errorf("Expire over a corrupt value: %v", err)
+	cursor := appendHistoryKey(nil, 4, "a", "")
+	next, h, _, err := b.Sweep(4, 10, cursor, 10)
+	if err == nil || !strings.HasPrefix(err.Error(), `state: partition 4: sweep: verdict`) || !strings.Contains(err.Error(), "unknown value version 7") {
+		t.Errorf("Sweep over a corrupt value: %v", err)
+	}
+	// The history before it (whose header is sound) is deleted; the cursor
+	// is handed back, for a retry from the same place.
+	if h != 1 || &next[0] != &cursor[0] {
+		t.Errorf("Sweep over a corrupt value = %x, %d; want the cursor back and 1 history", next, h)
 	}
 }
 

@@ -117,7 +117,7 @@ func serve(ctx context.Context, o *options, log zerolog.Logger) error {
 		if err != nil && rerr == nil {
 			rerr = err
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(2 * time.Second):
 	}
 	return rerr
 }
