@@ -281,11 +281,32 @@ func (d *decider) emit(out *output, rec *record, v *events.Verdict) {
 
 // deadLetter appends the DLQ copy of rec.
 func (d *decider) deadLetter(out *output, rec *record, reason string) {
-	out.msgs = append(out.msgs, kafka.Message{
-		Topic: d.r.cfg.DLQTopic, Key: rec.Key, Value: rec.Value, Offset: -1,
-		Headers: dlqHeaders(reason, d.topic, d.partition, rec.Offset),
-	})
+	m := dlqMessage(d.r.cfg.DLQTopic, rec, reason, d.topic, d.partition)
+	m.Offset = -1 // not a verdict: finish leaves it alone
+	out.msgs = append(out.msgs, m)
 	out.dlq++
+}
+
+// Produce batches stay under maxBatchBytes, and a dead letter's value under
+// maxDeadLetter: Kafka refuses larger ones (message.max.bytes, ~1 MB by
+// default), and a refused dead letter would hold its batch forever.
+const (
+	maxBatchBytes = 1_000_000
+	maxDeadLetter = 512 << 10
+)
+
+// dlqMessage is the dead letter of rec: its key and value with the reason
+// and source headers. A value too large for Kafka is cut, and the header
+// sendgate-truncated gives its original length (the whole record stays at
+// its source offset).
+func dlqMessage(dlqTopic string, rec *record, reason, topic string, partition int32) kafka.Message {
+	m := kafka.Message{Topic: dlqTopic, Key: rec.Key, Value: rec.Value, Headers: dlqHeaders(reason, topic, partition, rec.Offset)}
+	if len(m.Key)+len(m.Value) > maxDeadLetter {
+		m.Headers = append(m.Headers, kafka.Header{Key: "sendgate-truncated", Value: strconv.AppendInt(nil, int64(len(m.Value)), 10)})
+		m.Key = m.Key[:min(len(m.Key), 1024)]
+		m.Value = m.Value[:maxDeadLetter-len(m.Key)]
+	}
+	return m
 }
 
 // count adds the batch's acknowledged verdicts and dead letters to the
@@ -320,8 +341,7 @@ func (out *output) finish() {
 type dlqMsgs []kafka.Message
 
 func (q *dlqMsgs) add(dlqTopic string, rec *record, reason, topic string, partition int32) {
-	*q = append(*q, kafka.Message{Topic: dlqTopic, Key: rec.Key, Value: rec.Value,
-		Headers: dlqHeaders(reason, topic, partition, rec.Offset)})
+	*q = append(*q, dlqMessage(dlqTopic, rec, reason, topic, partition))
 }
 
 func dlqHeaders(reason, topic string, partition int32, offset int64) []kafka.Header {

@@ -1,7 +1,9 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -98,5 +100,38 @@ func TestRecreatedTopicKeepsState(t *testing.T) {
 	defer e.stop()
 	if v := e.verdict("a4"); v.Outcome != events.Blocked || v.Used != 2 {
 		t.Fatalf("a4 after the topic was recreated: %+v (state lost?)", v)
+	}
+}
+
+// A backlog larger than a produce request may carry (Kafka's
+// message.max.bytes) drains: verdict batches are split, not refused.
+func TestBacklogDrains(t *testing.T) {
+	e := newEnv(t, 2)
+	t0 := base()
+	var recs []*kgo.Record
+	const n = 6000
+	for i := range n {
+		id := fmt.Sprintf("b%05d", i)
+		contact := fmt.Sprintf("c%d", i%500)
+		ts := t0.Add(time.Duration(i) * time.Millisecond)
+		recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/" + contact),
+			Value: events.AppendAttempt(nil, id, "bot1", contact, "ana", ts.UnixMilli()), Timestamp: ts})
+	}
+	if err := e.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	defer e.stop()
+	e.waitFor("every verdict", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.verdicts) == n
+	})
+	// A dead letter too large for Kafka is cut, and says so.
+	big := append([]byte(`{"id":"x","pad":"`), bytes.Repeat([]byte("x"), 900<<10)...)
+	e.produce(attemptsTopic, []byte("bot1/c1"), big, t0.Add(time.Hour))
+	dl := e.dlqN(1)
+	if h := header(dl[0], "sendgate-truncated"); h != fmt.Sprint(len(big)) || len(dl[0].Value) >= len(big) {
+		t.Fatalf("large dead letter: truncated header %q, value %d bytes", h, len(dl[0].Value))
 	}
 }

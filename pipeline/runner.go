@@ -73,7 +73,9 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    8192,
-		BatchBytes:   16 << 20,
+		// Kafka rejects a produce batch over message.max.bytes (~1 MB by
+		// default) as a whole: keep every batch under it.
+		BatchBytes:   maxBatchBytes,
 		BatchTimeout: time.Millisecond,
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# bench.sh: sendgate's benchmark (make bench). Runs the Go micro-benchmarks,
+# then two end-to-end runs of cmd/loadgen against the processor in its own
+# process on its embedded broker (fresh data dir, free ports):
+#   throughput: 200,000 attempts over 20,000 contacts, 8 partitions, published
+#               as fast as possible, then drained;
+#   latency:    5,000 attempts/s for 30 s.
+# Every verdict is checked against loadgen's model of the rule. Prints one
+# table and writes it to bench-results.txt; exits 1 when a run fails.
+#
+# Environment: GO (go), BENCH_OUT (bench-results.txt), BENCH_SKIP_MICRO=1,
+# PROCESSOR_FLAGS (extra processor flags, e.g. "--max-batch 1024"),
+# THROUGHPUT_ATTEMPTS (200000), CONTACTS (20000), LATENCY_RATE (5000),
+# LATENCY_SECONDS (30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+OUT=${BENCH_OUT:-bench-results.txt}
+THROUGHPUT_ATTEMPTS=${THROUGHPUT_ATTEMPTS:-200000}
+CONTACTS=${CONTACTS:-20000}
+LATENCY_RATE=${LATENCY_RATE:-5000}
+LATENCY_SECONDS=${LATENCY_SECONDS:-30}
+read -r -a EXTRA <<<"${PROCESSOR_FLAGS:-}"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sendgate-bench.XXXXXX")
+BIN=$TMP/bin
+PID=
+cleanup() {
+	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
+		kill -KILL "$PID" 2>/dev/null || true
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in curl jq awk; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
+done
+
+echo "== building processor and loadgen" >&2
+"$GO" build -o "$BIN/" ./cmd/processor ./cmd/loadgen
+
+# start_proc NAME [flags...]: starts the processor on free ports with a fresh
+# data dir and waits for /readyz 200. Sets PID, BROKER and HTTP.
+start_proc() {
+	local dir=$TMP/$1
+	shift
+	mkdir -p "$dir"
+	"$BIN/processor" --data-dir "$dir/data" --embedded-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
+		--log-level info "$@" 2>"$dir/processor.log" &
+	PID=$!
+	BROKER='' HTTP=''
+	for _ in $(seq 600); do
+		if ! kill -0 "$PID" 2>/dev/null; then
+			echo "bench: processor exited during start:" >&2
+			tail -5 "$dir/processor.log" >&2
+			return 1
+		fi
+		[ -n "$BROKER" ] || BROKER=$(grep -o '"brokers":\["[^"]*' "$dir/processor.log" | head -1 | sed 's/.*\["//' || true)
+		[ -n "$HTTP" ] || HTTP=$(grep -o '"http":"[^"]*' "$dir/processor.log" | head -1 | sed 's/.*:"//' || true)
+		if [ -n "$BROKER" ] && [ -n "$HTTP" ] &&
+			[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$HTTP/readyz")" = 200 ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "bench: processor not ready after 60 s" >&2
+	return 1
+}
+
+# stop_proc: sets HWM to the processor's peak RSS (VmHWM) and stops it
+# (SIGTERM, then SIGKILL after 15 s).
+stop_proc() {
+	HWM=$(awk '/^VmHWM:/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$PID/status" 2>/dev/null || echo "?")
+	kill -TERM "$PID" 2>/dev/null || true
+	for _ in $(seq 150); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$PID" 2>/dev/null || true
+	wait "$PID" 2>/dev/null || true
+	PID=
+}
+
+FAILED=0
+# e2e NAME loadgen-flags...: one end-to-end run; appends a row to $TMP/e2e.rows.
+e2e() {
+	local name=$1
+	shift
+	echo "== end to end: $name (loadgen $*)" >&2
+	start_proc "$name" --partitions 8 "${EXTRA[@]}"
+	local rc=0
+	"$BIN/loadgen" --brokers "$BROKER" --json --timeout 60s "$@" >"$TMP/$name.json" || rc=$?
+	stop_proc
+	local hwm=$HWM
+	if [ ! -s "$TMP/$name.json" ]; then
+		echo "bench: loadgen $name failed (exit $rc) without a report" >&2
+		printf '%s\t-\t-\t-\t-\t-\t-\tERROR\t%s\n' "$name" "$hwm" >>"$TMP/e2e.rows"
+		FAILED=1
+		return
+	fi
+	[ "$rc" = 0 ] || FAILED=1
+	jq -r --arg name "$name" --arg hwm "$hwm" '[$name, (.verdicts|tostring),
+		(.decisions_per_sec|floor|tostring),
+		(.latency_ms.p50*10|round/10|tostring), (.latency_ms.p99*10|round/10|tostring),
+		(.latency_ms.p99_9*10|round/10|tostring), (.latency_ms.max*10|round/10|tostring),
+		(if .ok then "OK" else "FAILED (\(.mismatches) differ, \(.missing) missing)" end), $hwm] | @tsv' \
+		"$TMP/$name.json" >>"$TMP/e2e.rows"
+	jq -r '"    \(.counts.allowed) allowed, \(.counts.blocked) blocked, \(.counts.rejected) rejected; produced \(.records) in \(.produce_seconds*100|round/100) s; \(.elapsed_seconds*100|round/100) s first produce to last verdict"' \
+		"$TMP/$name.json" >>"$TMP/e2e.notes.$name"
+}
+
+if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
+	echo "== micro-benchmarks" >&2
+	"$GO" test -run '^$' -bench . -benchmem ./quota/ ./events/ ./state/ ./pipeline/ | tee "$TMP/micro.txt" >&2
+fi
+: >"$TMP/e2e.rows"
+e2e throughput --attempts "$THROUGHPUT_ATTEMPTS" --contacts "$CONTACTS"
+e2e latency --attempts $((LATENCY_RATE * LATENCY_SECONDS)) --rate "$LATENCY_RATE" --contacts "$CONTACTS"
+
+{
+	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	git diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	echo "sendgate bench, $(date -u +%Y-%m-%dT%H:%MZ), commit $rev, $("$GO" env GOVERSION), $(nproc) CPUs ($cpu)"
+	if [ -s "$TMP/micro.txt" ]; then
+		echo
+		echo "Micro-benchmarks (go test -run '^\$' -bench . -benchmem ./quota/ ./events/ ./state/ ./pipeline/)"
+		awk '
+			/^pkg: / { pkg = $2; sub(/.*\//, "", pkg) }
+			/^Benchmark/ {
+				name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name)
+				ns = ""; b = ""; al = ""; extra = ""
+				for (i = 3; i < NF; i += 2) {
+					if ($(i+1) == "ns/op") ns = $i
+					else if ($(i+1) == "B/op") b = $i
+					else if ($(i+1) == "allocs/op") al = $i
+					else extra = extra (extra == "" ? "" : ", ") $i " " $(i+1)
+				}
+				ops = ns > 0 ? 1e9 / ns : 0
+				unit = ops >= 1e6 ? sprintf("%.1fM", ops / 1e6) : ops >= 1e3 ? sprintf("%.1fk", ops / 1e3) : sprintf("%.0f", ops)
+				printf "%-8s %-40s %12s %10s %6s %6s  %s\n", pkg, name, ns, unit, b, al, extra
+			}' "$TMP/micro.txt" | { printf '%-8s %-40s %12s %10s %6s %6s  %s\n' pkg benchmark ns/op "op/s" B/op allocs other; cat; }
+	fi
+	echo
+	echo "End to end: processor in its own process on its embedded broker (8 partitions, fresh data dir${PROCESSOR_FLAGS:+, $PROCESSOR_FLAGS}),"
+	echo "cmd/loadgen on the same machine; latency = produce ack to verdict receipt, in ms; every verdict checked against the model"
+	{
+		printf 'run\tverdicts\tdecisions/s\tp50\tp99\tp99.9\tmax\tcheck\tprocessor VmHWM\n'
+		cat "$TMP/e2e.rows"
+	} | column -t -s $'\t'
+	for n in throughput latency; do
+		[ -s "$TMP/e2e.notes.$n" ] && { echo "  $n:"; cat "$TMP/e2e.notes.$n"; }
+	done
+	echo "  throughput: $THROUGHPUT_ATTEMPTS attempts over $CONTACTS contacts, published as fast as possible (latency includes the backlog)"
+	echo "  latency: $LATENCY_RATE attempts/s for $LATENCY_SECONDS s over $CONTACTS contacts"
+} >"$TMP/table.txt"
+cp "$TMP/table.txt" "$OUT"
+echo
+cat "$TMP/table.txt"
+echo
+echo "(written to $OUT)"
+exit "$FAILED"
