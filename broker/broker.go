@@ -17,6 +17,10 @@ type Config struct {
 	Addr string
 	// Dir keeps the broker's log; empty keeps it in memory only.
 	Dir string
+	// SyncWrites fsyncs the log on every write. Off, a write is durable
+	// once in the OS page cache: it survives the process being killed, not
+	// the machine losing power (as Kafka's own default).
+	SyncWrites bool
 	// Partitions is the default partition count of auto-created topics.
 	// Default 8.
 	Partitions int
@@ -76,7 +80,10 @@ func Start(cfg Config) (*Broker, error) {
 			_ = ln.Close()
 			return nil, fmt.Errorf("broker: data dir: %w", err)
 		}
-		opts = append(opts, kfake.DataDir(filepath.Clean(cfg.Dir)), kfake.SyncWrites())
+		opts = append(opts, kfake.DataDir(filepath.Clean(cfg.Dir)))
+		if cfg.SyncWrites {
+			opts = append(opts, kfake.SyncWrites())
+		}
 	}
 	if cfg.Logf != nil {
 		opts = append(opts, kfake.WithLogger(logger{cfg.Logf}))

@@ -65,6 +65,7 @@ func serve(ctx context.Context, o *options, log zerolog.Logger) error {
 	if len(brokers) == 0 {
 		b, err := broker.Start(broker.Config{
 			Addr: o.embeddedAddr, Dir: filepath.Join(o.dataDir, "broker"), Partitions: o.pipeline.Partitions,
+			SyncWrites: o.embeddedSync,
 			Logf: func(level, msg string, args ...any) {
 				log.Debug().Str("component", "embedded-broker").Str("broker_level", level).Msgf(msg, args...)
 			},

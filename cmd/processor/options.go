@@ -19,6 +19,7 @@ import (
 type options struct {
 	brokers      []string
 	embeddedAddr string
+	embeddedSync bool
 	dataDir      string
 	httpAddr     string
 	logLevel     zerolog.Level
@@ -49,6 +50,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		maxBatch  = fs.Int("max-batch", 4096, "most records decided and committed as one batch")
 		retention = fs.Duration("verdict-retention", 24*time.Hour, "least time a verdict is kept to answer redelivered attempts (longer when the bot's window is)")
 		check     = fs.Bool("check-config", false, "validate the flags and exit")
+		embSync   = fs.Bool("embedded-fsync", false, "the embedded broker fsyncs every write (off: writes survive a killed process, not a power loss, as Kafka's default)")
 		tlsOn     = fs.Bool("tls-enable", false, "connect to Kafka over TLS (implied by the other --tls-* flags)")
 		tlsCA     = fs.String("tls-ca-file", "", "PEM file of the CAs that sign the brokers' certificates (default: system roots)")
 		tlsCert   = fs.String("tls-cert-file", "", "PEM client certificate, for brokers that require one (with --tls-key-file)")
@@ -85,7 +87,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
-	o := &options{embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, checkConfig: *check}
+	o := &options{embeddedSync: *embSync, embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, checkConfig: *check}
 	for _, b := range strings.Split(*brokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
 			o.brokers = append(o.brokers, b)
