@@ -42,18 +42,44 @@ func TestKill9(t *testing.T) {
 		t.Skip("end-to-end crash test; run without -short")
 	}
 	k := newCluster(t, 8)
+	publishCrashSettings(k)
+	dataDir := t.TempDir()
+	crashWorkload(t, k, 4000, 3, func() *proc { return startProc(t, dataDir, "--brokers", k.addr) })
+}
+
+// TestKill9Embedded is TestKill9 in the single-machine mode (`make run`):
+// SIGKILL takes the embedded broker down with the processor, and both come
+// back from the data dir.
+func TestKill9Embedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end crash test; run without -short")
+	}
+	addr, dataDir := freeAddr(t), t.TempDir()
+	start := func() *proc { return startProc(t, dataDir, "--embedded-addr", addr, "--partitions", "4") }
+	p := start()
+	k := connect(t, addr)
+	publishCrashSettings(k)
+	p.kill()
+	crashWorkload(t, k, 1500, 2, start)
+}
+
+func publishCrashSettings(k *cluster) {
 	for bot, s := range crashSettings {
 		ev := events.SettingsChanged{ID: "set-" + bot, BotID: bot, ChangedBy: "admin", Settings: s}
 		k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte(bot), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
 	}
-	dataDir := t.TempDir()
-	p := startProc(t, dataDir, "--brokers", k.addr)
+}
+
+// crashWorkload produces total attempts (with redeliveries and send
+// failures) while killing the processor with SIGKILL at least minKills
+// times, then checks every verdict against the model.
+func crashWorkload(t *testing.T, k *cluster, total, minKills int, start func() *proc) {
+	p := start()
 
 	rng := rand.New(rand.NewPCG(7, 9))
 	bots := []string{"bot-a", "bot-b", "bot-c"}
 	agents := []string{"ana", "bob", "cid"}
 	base := time.Now().Add(-2 * time.Hour).UnixMilli()
-	const total = 4000
 	var log []sent
 	var allowedIDs []string
 	kills := 0
@@ -99,11 +125,11 @@ func TestKill9(t *testing.T) {
 			meta[j].partition, meta[j].offset = r.Partition, r.Offset
 		}
 		log = append(log, meta...)
-		if rng.IntN(10) == 0 || (kills < 3 && i >= (kills+1)*total/4) {
+		if rng.IntN(10) == 0 || (kills < minKills && i >= (kills+1)*total/(minKills+1)) {
 			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
 			p.kill()
 			kills++
-			p = startProc(t, dataDir, "--brokers", k.addr)
+			p = start()
 		}
 	}
 	want := model(log)
@@ -148,7 +174,7 @@ func TestKill9(t *testing.T) {
 		}
 	}
 	t.Logf("allowed %d, blocked %d, verdicts published again after crashes or redeliveries %d", allowed, blocked, reemitted)
-	if blocked == 0 || allowed == 0 || kills < 3 {
+	if blocked == 0 || allowed == 0 || kills < minKills {
 		t.Fatalf("workload did not exercise the rule: allowed %d blocked %d kills %d", allowed, blocked, kills)
 	}
 }

@@ -70,7 +70,13 @@ func newCluster(t *testing.T, partitions int32) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	k := &cluster{t: t, addr: c.ListenAddrs()[0], verdicts: map[string][][]byte{}}
+	return connect(t, c.ListenAddrs()[0])
+}
+
+// connect is a client of the broker at addr that collects every verdict.
+func connect(t *testing.T, addr string) *cluster {
+	k := &cluster{t: t, addr: addr, verdicts: map[string][][]byte{}}
+	var err error
 	k.cl, err = kgo.NewClient(kgo.SeedBrokers(k.addr), kgo.ConsumeTopics(verdictsTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(time.Millisecond),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
