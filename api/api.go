@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,9 @@ type Config struct {
 	// MaxInFlight bounds concurrent query requests; more get 429.
 	// Default 256.
 	MaxInFlight int
+	// Pprof serves the runtime profiles under /debug/pprof/ (off by
+	// default; they are not behind Token).
+	Pprof bool
 	// Logger receives request errors.
 	Logger zerolog.Logger
 	// now is the clock for "at" defaults; default time.Now.
@@ -80,7 +84,7 @@ func New(cfg Config, b Backend) (*Server, error) {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      60 * time.Second, // a CPU profile takes 30 s
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}
@@ -121,6 +125,12 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/bots/{bot_id}/settings", s.guard(s.settings))
 	mux.HandleFunc("GET /v1/bots/{bot_id}/contacts/{contact_id}/quota", s.guard(s.quota))
+	if s.cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})

@@ -26,10 +26,11 @@ read -r -a EXTRA <<<"${PROCESSOR_FLAGS:-}"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sendgate-bench.XXXXXX")
 BIN=$TMP/bin
 PID=
+BPID=
 cleanup() {
-	if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null || true
-	fi
+	for p in $PID $BPID; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -40,25 +41,34 @@ for tool in curl jq awk; do
 done
 
 echo "== building processor and loadgen" >&2
-"$GO" build -o "$BIN/" ./cmd/processor ./cmd/loadgen
+"$GO" build -o "$BIN/" ./cmd/processor ./cmd/loadgen ./cmd/broker
 
-# start_proc NAME [flags...]: starts the processor on free ports with a fresh
-# data dir and waits for /readyz 200. Sets PID, BROKER and HTTP.
+# start_proc NAME [flags...]: starts the embedded broker (cmd/broker) in its
+# own process and the processor against it, on free ports with a fresh data
+# dir, and waits for /readyz 200. Sets PID, BPID, BROKER and HTTP.
 start_proc() {
 	local dir=$TMP/$1
 	shift
 	mkdir -p "$dir"
-	"$BIN/processor" --data-dir "$dir/data" --embedded-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
+	"$BIN/broker" --addr 127.0.0.1:0 --data-dir "$dir/broker" --partitions 8 >"$dir/broker.log" 2>&1 &
+	BPID=$!
+	BROKER=''
+	for _ in $(seq 100); do
+		BROKER=$(sed -n 's/^broker listening on //p' "$dir/broker.log")
+		[ -n "$BROKER" ] && break
+		sleep 0.1
+	done
+	[ -n "$BROKER" ] || { echo "bench: broker did not start:" >&2; cat "$dir/broker.log" >&2; return 1; }
+	"$BIN/processor" --data-dir "$dir/data" --brokers "$BROKER" --http-addr 127.0.0.1:0 \
 		--log-level info "$@" 2>"$dir/processor.log" &
 	PID=$!
-	BROKER='' HTTP=''
+	HTTP=''
 	for _ in $(seq 600); do
 		if ! kill -0 "$PID" 2>/dev/null; then
 			echo "bench: processor exited during start:" >&2
 			tail -5 "$dir/processor.log" >&2
 			return 1
 		fi
-		[ -n "$BROKER" ] || BROKER=$(grep -o '"brokers":\["[^"]*' "$dir/processor.log" | head -1 | sed 's/.*\["//' || true)
 		[ -n "$HTTP" ] || HTTP=$(grep -o '"http":"[^"]*' "$dir/processor.log" | head -1 | sed 's/.*:"//' || true)
 		if [ -n "$BROKER" ] && [ -n "$HTTP" ] &&
 			[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$HTTP/readyz")" = 200 ]; then
@@ -82,6 +92,9 @@ stop_proc() {
 	kill -KILL "$PID" 2>/dev/null || true
 	wait "$PID" 2>/dev/null || true
 	PID=
+	kill -TERM "$BPID" 2>/dev/null || true
+	wait "$BPID" 2>/dev/null || true
+	BPID=
 }
 
 FAILED=0

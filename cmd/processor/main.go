@@ -101,7 +101,7 @@ func serve(ctx context.Context, o *options, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{Addr: o.httpAddr, Gatherer: reg, Logger: log, Token: o.httpToken}, runner)
+	srv, err := api.New(api.Config{Addr: o.httpAddr, Gatherer: reg, Logger: log, Token: o.httpToken, Pprof: o.pprof}, runner)
 	if err != nil {
 		return err
 	}

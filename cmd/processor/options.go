@@ -25,6 +25,7 @@ type options struct {
 	logLevel     zerolog.Level
 	checkConfig  bool
 	httpToken    string
+	pprof        bool
 	pipeline     pipeline.Config
 }
 
@@ -59,6 +60,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		saslMech  = fs.String("sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: no SASL)")
 		saslUser  = fs.String("sasl-username", "", "SASL username")
 		saslPass  = fs.String("sasl-password", "", "SASL password (prefer the SENDGATE_SASL_PASSWORD environment variable)")
+		pprofOn   = fs.Bool("pprof", false, "serve Go runtime profiles under /debug/pprof/ on --http-addr")
 		httpToken = fs.String("http-token", "", "when set, the query API requires 'Authorization: Bearer <token>' (health, readiness and metrics stay open)")
 	)
 	fs.Usage = func() {
@@ -132,6 +134,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		SASL:             pipeline.SASL{Mechanism: *saslMech, Username: *saslUser, Password: *saslPass},
 	}
 	o.httpToken = *httpToken
+	o.pprof = *pprofOn
 	o.pipeline.EnsureDefaults()
 	if err := o.pipeline.Validate(); err != nil {
 		return nil, flagError(err)
