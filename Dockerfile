@@ -8,7 +8,7 @@
 # The image has no shell and no curl: the HEALTHCHECK runs /healthcheck (cmd/healthcheck), which
 # GETs a URL and exits 0 on 2xx. Without SENDGATE_BROKERS the processor starts its embedded
 # development broker inside the container (keeping its log under the data dir).
-# See docs/run-with-kafka.md and docs/operations.md.
+# See README.md ("Run with Kafka") and docs/operations.md.
 
 # The Go release of go.mod's "go" line, or later.
 ARG GO_IMAGE=golang:1.26

@@ -12,7 +12,7 @@ type historyCache struct {
 }
 
 func newHistoryCache(max int) *historyCache {
-	return &historyCache{m: make(map[contactKey][]quota.Send, min(max, 1<<16)), max: max}
+	return &historyCache{m: make(map[contactKey][]quota.Send), max: max}
 }
 
 // get returns a copy of the cached sends of k, which the caller may change.

@@ -38,7 +38,8 @@ type Config struct {
 	// MaxBatch is the most records decided and committed as one batch.
 	// Default 4096.
 	MaxBatch int
-	// FetchMaxBytes bounds one fetch. Default 4 MiB.
+	// FetchMaxBytes bounds one fetch; about MaxBatch records of a few hundred
+	// bytes. Default 1 MiB.
 	FetchMaxBytes int
 	// FetchMaxWait is how long a fetch waits for new records. Default 250ms.
 	FetchMaxWait time.Duration
@@ -55,7 +56,7 @@ type Config struct {
 	// Default 1s.
 	GroupCommitInterval time.Duration
 	// CacheContacts bounds the contacts whose committed histories are kept
-	// in memory, over all owned partitions. Default 262,144 (~50 MiB).
+	// in memory, over all owned partitions. Default 65,536 (~15 MiB).
 	CacheContacts int
 	// ShutdownTimeout bounds finishing the batch in hand on shutdown.
 	// Default 6s (the contract allows 10 s from SIGTERM to exit).
@@ -108,7 +109,7 @@ func (c *Config) EnsureDefaults() {
 		c.MaxBatch = 4096
 	}
 	if c.FetchMaxBytes == 0 {
-		c.FetchMaxBytes = 4 << 20
+		c.FetchMaxBytes = 1 << 20
 	}
 	if c.FetchMaxWait == 0 {
 		c.FetchMaxWait = 250 * time.Millisecond
@@ -123,7 +124,7 @@ func (c *Config) EnsureDefaults() {
 		c.GroupCommitInterval = time.Second
 	}
 	if c.CacheContacts == 0 {
-		c.CacheContacts = 1 << 18
+		c.CacheContacts = 1 << 16
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 6 * time.Second

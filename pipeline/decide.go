@@ -302,9 +302,11 @@ const (
 func dlqMessage(dlqTopic string, rec *record, reason, topic string, partition int32) kafka.Message {
 	m := kafka.Message{Topic: dlqTopic, Key: rec.Key, Value: rec.Value, Headers: dlqHeaders(reason, topic, partition, rec.Offset)}
 	if len(m.Key)+len(m.Value) > maxDeadLetter {
-		m.Headers = append(m.Headers, kafka.Header{Key: "sendgate-truncated", Value: strconv.AppendInt(nil, int64(len(m.Value)), 10)})
+		m.Headers = append(m.Headers,
+			kafka.Header{Key: "sendgate-truncated", Value: strconv.AppendInt(nil, int64(len(m.Value)), 10)},
+			kafka.Header{Key: "sendgate-truncated-key", Value: strconv.AppendInt(nil, int64(len(m.Key)), 10)})
 		m.Key = m.Key[:min(len(m.Key), 1024)]
-		m.Value = m.Value[:maxDeadLetter-len(m.Key)]
+		m.Value = m.Value[:min(len(m.Value), maxDeadLetter-len(m.Key))]
 	}
 	return m
 }

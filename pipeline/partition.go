@@ -150,13 +150,15 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 		r.metrics.batchLatency.Observe(time.Since(fetched).Seconds())
 		if time.Since(lastGroupAt) >= r.cfg.GroupCommitInterval && gen != nil {
 			lastGroupAt = time.Now()
-			if err := gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): pos.Offset}}); err != nil {
+			if err := gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): max(pos.Offset, publishFrom)}}); err != nil {
 				log.Debug().Err(err).Msg("group offset commit failed (Pebble holds the offset; lag tools may lag)")
 			}
 		}
 	}
 	if gen != nil {
-		_ = gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): pos.Offset}})
+		// Never move the group's offset back during a rebuild: the records
+		// below publishFrom have their verdicts published already.
+		_ = gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): max(pos.Offset, publishFrom)}})
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ type Options struct {
 	// FS is the file system the database lives on. Default vfs.Default; tests
 	// may use vfs.NewMem().
 	FS vfs.FS
-	// CacheSize is the block cache size in bytes. Default 64 MiB.
+	// CacheSize is the block cache size in bytes. Default 32 MiB.
 	//
 	// Pebble charges its memtables against the block cache (up to three of
 	// MemTableSize: the mutable one, one being flushed, one kept for
@@ -21,7 +21,7 @@ type Options struct {
 	// blocks. Open therefore gives Pebble a cache of CacheSize plus
 	// 3×MemTableSize: the store's memory is bounded by about that sum.
 	CacheSize int64
-	// MemTableSize is the size of one memtable in bytes. Default 32 MiB; must
+	// MemTableSize is the size of one memtable in bytes. Default 16 MiB; must
 	// be below 4 GiB.
 	MemTableSize uint64
 	// Logf receives Pebble's log lines (errors are prefixed "error: ").
@@ -37,8 +37,8 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultCacheSize    int64  = 64 << 20
-	DefaultMemTableSize uint64 = 32 << 20
+	DefaultCacheSize    int64  = 32 << 20
+	DefaultMemTableSize uint64 = 16 << 20
 )
 
 // EnsureDefaults fills in the default of every zero field.
