@@ -75,6 +75,8 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 // failure, which stops the processor.
 func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset int64) error {
 	r, log := p.r, p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
+	restored := sync.OnceFunc(func() { r.restoring.Add(-1); r.updateReady() })
+	defer restored()
 	var pos state.Position
 	var publishFrom int64
 	for {
@@ -96,6 +98,7 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 		return err
 	}
 	log.Info().Int64("offset", pos.Offset).Int64("hwm", pos.HWM).Int("attempt_ids", p.dec.filter.n).Msg("partition assigned")
+	restored()
 	var (
 		recs        []record
 		backoff     = newBackoff()

@@ -37,6 +37,7 @@ type Runner struct {
 	attemptsParts  []int                // every partition of the attempts topic
 	settingsReady  atomic.Bool
 	joined         atomic.Bool
+	restoring      atomic.Int64 // owned partitions whose state is not loaded yet
 	stopping       atomic.Bool
 	brokerErrAt    atomic.Int64 // unix ns of the last broker error
 	brokerOKAt     atomic.Int64 // unix ns of the last broker success
@@ -282,6 +283,7 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	}
 	r.mu.Unlock()
 	r.metrics.partitionsOwned.Set(float64(len(parts)))
+	r.restoring.Add(int64(len(assigned)))
 	r.joined.Store(true)
 	r.updateReady()
 
@@ -378,10 +380,10 @@ func (r *Runner) addStateKeys(d stateDelta) {
 }
 
 // Ready reports whether the processor is ready to decide: settings caught up,
-// a consumer-group generation joined with its partitions restored, and the
-// broker answering.
+// a consumer-group generation joined with every owned partition's state
+// loaded, not shutting down, and the broker answering.
 func (r *Runner) Ready() bool {
-	return r.settingsReady.Load() && r.joined.Load() && !r.stopping.Load() &&
+	return r.settingsReady.Load() && r.joined.Load() && r.restoring.Load() == 0 && !r.stopping.Load() &&
 		r.brokerOKAt.Load() >= r.brokerErrAt.Load()
 }
 
