@@ -7,26 +7,33 @@ import "github.com/sendgate/sendgate/quota"
 // committed state only (filled after a batch commits), belongs to the
 // partition's worker, and is dropped with the partition.
 type historyCache struct {
-	m   map[contactKey][]quota.Send
+	m   map[contactKey]cached
 	max int
 }
 
-func newHistoryCache(max int) *historyCache {
-	return &historyCache{m: make(map[contactKey][]quota.Send), max: max}
+// cached is a committed history and the expiry stored with it.
+type cached struct {
+	sends    []quota.Send
+	expireAt int64
 }
 
-// get returns a copy of the cached sends of k, which the caller may change.
-func (c *historyCache) get(k contactKey) ([]quota.Send, bool) {
-	s, ok := c.m[k]
+func newHistoryCache(max int) *historyCache {
+	return &historyCache{m: make(map[contactKey]cached), max: max}
+}
+
+// get returns a copy of the cached sends of k, which the caller may change,
+// and their stored expiry.
+func (c *historyCache) get(k contactKey) ([]quota.Send, int64, bool) {
+	e, ok := c.m[k]
 	if !ok {
-		return nil, false
+		return nil, 0, false
 	}
-	return append([]quota.Send(nil), s...), true
+	return append([]quota.Send(nil), e.sends...), e.expireAt, true
 }
 
 // put caches sends (committed) for k; the cache owns sends afterwards. When
 // full it forgets an arbitrary sixteenth of its entries.
-func (c *historyCache) put(k contactKey, sends []quota.Send) {
+func (c *historyCache) put(k contactKey, sends []quota.Send, expireAt int64) {
 	if c.max <= 0 {
 		return
 	}
@@ -39,5 +46,5 @@ func (c *historyCache) put(k contactKey, sends []quota.Send) {
 			}
 		}
 	}
-	c.m[k] = sends
+	c.m[k] = cached{sends, expireAt}
 }

@@ -22,6 +22,9 @@ type history struct {
 	existed bool  // the key was in the store when loaded
 	dirty   bool  // changed by this batch
 	window  int64 // window (ms) of the bot when last touched, for the expiry
+	// expireAt is the expiry stored with the history (0: none), as loaded
+	// and, once written, as written.
+	expireAt int64
 }
 
 // work is what one batch decided: the changed histories and the new
@@ -130,7 +133,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		}
 	}
 	if in.Failed {
-		h, err := d.history(w, in.BotID, in.ContactID)
+		h, err := d.history(w, in.BotID, in.ContactID, t)
 		if err != nil {
 			return err
 		}
@@ -181,7 +184,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		}
 	} else {
 		s := d.r.settings.get(in.BotID)
-		h, err := d.history(w, in.BotID, in.ContactID)
+		h, err := d.history(w, in.BotID, in.ContactID, t)
 		if err != nil {
 			return err
 		}
@@ -207,24 +210,29 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 
 // history returns the batch's working copy of a contact's history, loading it
 // from the store on first use.
-func (d *decider) history(w *work, bot, contact string) (*history, error) {
+func (d *decider) history(w *work, bot, contact string, t int64) (*history, error) {
 	k := contactKey{bot, contact}
 	if h, ok := w.hist[k]; ok {
 		return h, nil
 	}
-	sends, ok := d.cache.get(k)
+	sends, expireAt, ok := d.cache.get(k)
 	if !ok {
 		var err error
-		sends, err = d.r.store.History(d.partition, bot, contact, nil)
+		sends, expireAt, err = d.r.store.HistoryExpiry(d.partition, bot, contact, nil)
 		if err != nil {
 			return nil, fmt.Errorf("partition %d: load history of %s/%s: %w", d.partition, bot, contact, err)
 		}
 	}
-	h := &history{sends: sends, existed: len(sends) > 0, window: d.r.settings.get(bot).WindowMs}
+	h := &history{existed: len(sends) > 0, window: d.r.settings.get(bot).WindowMs, expireAt: expireAt}
+	// A stored history whose expiry has passed may have been swept or not,
+	// depending on the sweep's progress: it counts as gone either way, so
+	// that a decision never depends on when the sweep ran (or on a restart).
+	if expireAt == 0 || expireAt > t {
+		h.sends = sends
+	}
 	w.hist[k] = h
 	return h, nil
 }
-
 func (d *decider) storedVerdict(w *work, id string) ([]byte, bool, error) {
 	if v, ok := w.verdicts[id]; ok {
 		return v, true, nil
@@ -262,7 +270,7 @@ func (d *decider) loadFilter() error {
 // committed moves the batch's histories, now committed, into the cache.
 func (d *decider) committed(w *work) {
 	for k, h := range w.hist {
-		d.cache.put(k, h.sends)
+		d.cache.put(k, h.sends, h.expireAt)
 	}
 }
 
@@ -270,8 +278,14 @@ func (d *decider) committed(w *work) {
 func (d *decider) emit(out *output, rec *record, v *events.Verdict) {
 	start := len(out.arena)
 	out.arena = events.AppendVerdict(out.arena, v)
+	key := rec.Key
+	if len(key) > maxVerdictKey {
+		// Only a rejected attempt can have such a key (a valid one is
+		// bot_id/contact_id): cut it rather than have Kafka refuse the batch.
+		key = key[:maxVerdictKey]
+	}
 	out.msgs = append(out.msgs, kafka.Message{
-		Topic: d.r.cfg.VerdictsTopic, Key: rec.Key,
+		Topic: d.r.cfg.VerdictsTopic, Key: key,
 		// Value is fixed up in finish: the arena may still move.
 		Offset: int64(start), Partition: len(out.arena) - start,
 	})
@@ -293,6 +307,7 @@ func (d *decider) deadLetter(out *output, rec *record, reason string) {
 const (
 	maxBatchBytes = 1_000_000
 	maxDeadLetter = 512 << 10
+	maxVerdictKey = 16 << 10
 )
 
 // dlqMessage is the dead letter of rec: its key and value with the reason
@@ -384,7 +399,8 @@ func (w *work) write(b *state.Batch, p int32, cursor []byte, sweepMax int) (delt
 		if !h.dirty {
 			continue
 		}
-		b.PutHistory(p, k.bot, k.contact, h.sends, quota.ExpiresAt(h.sends, h.window))
+		h.expireAt = quota.ExpiresAt(h.sends, h.window)
+		b.PutHistory(p, k.bot, k.contact, h.sends, h.expireAt)
 		switch {
 		case len(h.sends) > 0 && !h.existed:
 			delta.histories++
@@ -396,7 +412,6 @@ func (w *work) write(b *state.Batch, p int32, cursor []byte, sweepMax int) (delt
 		b.PutVerdict(p, id, v, w.expiry[id])
 		delta.verdicts++
 	}
-	b.PutPosition(p, state.Position{Offset: w.next, HWM: w.hwm})
 	return delta, next, nil
 }
 

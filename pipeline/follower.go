@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -74,20 +75,23 @@ func (f *follower) init(ctx context.Context) error {
 // run follows every settings partition until ctx is done. A storage failure
 // is returned.
 func (f *follower) run(ctx context.Context) error {
-	errc := make(chan error, len(f.parts))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var wg sync.WaitGroup
 	for _, p := range f.parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := f.follow(ctx, p); err != nil {
-				errc <- err
+				cancel(err) // stops the other partitions too
 			}
 		}()
 	}
 	wg.Wait()
-	close(errc)
-	return <-errc
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
 
 func (f *follower) follow(ctx context.Context, p int) error {
@@ -112,6 +116,7 @@ func (f *follower) follow(ctx context.Context, p int) error {
 				log.Error().Int64("stored_offset", off).Int64("log_start", first[p]).Int64("log_end", end[p]).
 					Msg("settings offset out of range (topic recreated or compacted away): re-reading the topic from its start; settings in force are kept and versions still apply")
 				off = first[p]
+				f.reset(p, off)
 				continue
 			}
 			log.Warn().Err(err).Int64("offset", off).Msg("settings fetch failed; retrying")
@@ -205,6 +210,14 @@ func (f *follower) apply(ctx context.Context, p int, recs []record) (int64, erro
 	r.settings.commit(staged)
 	f.advance(p, next)
 	return next, nil
+}
+
+// reset moves partition p's applied offset back to off (the topic was
+// recreated): catchUp must wait for the new log.
+func (f *follower) reset(p int, off int64) {
+	f.mu.Lock()
+	f.applied[p] = off
+	f.mu.Unlock()
 }
 
 // advance records that partition p is applied up to next.

@@ -89,7 +89,10 @@ func (b *broker) offsets(ctx context.Context, topic string, parts []int) (first,
 func (b *broker) ensureTopics(ctx context.Context) error {
 	lat := []kafka.ConfigEntry{{ConfigName: "message.timestamp.type", ConfigValue: "LogAppendTime"}}
 	topics := []kafka.TopicConfig{
-		{Topic: b.cfg.AttemptsTopic, NumPartitions: b.cfg.Partitions, ReplicationFactor: -1, ConfigEntries: lat},
+		// Retention longer than the longest window (30 days): an instance
+		// without a partition's state rebuilds it from this topic.
+		{Topic: b.cfg.AttemptsTopic, NumPartitions: b.cfg.Partitions, ReplicationFactor: -1, ConfigEntries: append(lat,
+			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "2678400000"})},
 		{Topic: b.cfg.SettingsTopic, NumPartitions: 1, ReplicationFactor: -1, ConfigEntries: append(lat,
 			kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})},
 		{Topic: b.cfg.VerdictsTopic, NumPartitions: b.cfg.Partitions, ReplicationFactor: -1},

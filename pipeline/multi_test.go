@@ -26,13 +26,21 @@ type instance struct {
 
 func (e *env) instance(dir string) *instance {
 	e.t.Helper()
+	return e.instanceWith(dir, nil)
+}
+
+func (e *env) instanceWith(dir string, mod func(*pipeline.Config)) *instance {
+	e.t.Helper()
 	st, err := state.Open(dir, state.Options{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	r, err := pipeline.New(pipeline.Config{Brokers: []string{e.addr}, SessionTimeout: 6 * time.Second,
-		FetchMaxWait: 50 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)},
-		st, prometheus.NewRegistry())
+	cfg := pipeline.Config{Brokers: []string{e.addr}, SessionTimeout: 6 * time.Second,
+		FetchMaxWait: 50 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := pipeline.New(cfg, st, prometheus.NewRegistry())
 	if err != nil {
 		e.t.Fatal(err)
 	}

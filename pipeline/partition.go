@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,9 +21,9 @@ type partition struct {
 	id  int32
 	dec decider
 
-	// mu guards pending: decided, possibly published, not yet committed.
-	mu      sync.Mutex
-	pending *work
+	// rebuilding is set while records whose verdicts were published by
+	// another instance are re-read to rebuild the state.
+	rebuilding atomic.Bool
 }
 
 func newPartition(r *Runner, id int32, cacheContacts int) *partition {
@@ -98,7 +99,22 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 		return err
 	}
 	log.Info().Int64("offset", pos.Offset).Int64("hwm", pos.HWM).Int("attempt_ids", p.dec.filter.n).Msg("partition assigned")
-	restored()
+	if pos.Offset >= publishFrom {
+		restored()
+	} else {
+		p.rebuilding.Store(true)
+	}
+	if gen != nil {
+		// However the loop ends, the group learns where this instance got
+		// to; never below publishFrom during a rebuild (the records below
+		// it had their verdicts published already).
+		defer func() {
+			off := max(pos.Offset, publishFrom)
+			if err := gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): off}}); err != nil {
+				log.Warn().Err(err).Int64("offset", off).Msg("final group offset commit failed (Pebble holds the offset)")
+			}
+		}()
+	}
 	var (
 		recs        []record
 		backoff     = newBackoff()
@@ -148,6 +164,11 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 			continue
 		}
 		pos = next
+		if p.rebuilding.Load() && pos.Offset >= publishFrom {
+			p.rebuilding.Store(false)
+			restored()
+			log.Info().Int64("offset", pos.Offset).Msg("partition rebuilt")
+		}
 		r.metrics.consumed.WithLabelValues(r.cfg.AttemptsTopic).Add(float64(len(recs)))
 		r.metrics.batchSize.Observe(float64(len(recs)))
 		r.metrics.batchLatency.Observe(time.Since(fetched).Seconds())
@@ -158,16 +179,19 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 			}
 		}
 	}
-	if gen != nil {
-		// Never move the group's offset back during a rebuild: the records
-		// below publishFrom have their verdicts published already.
-		_ = gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): max(pos.Offset, publishFrom)}})
-	}
 	return nil
 }
 
-// process decides one batch, publishes its verdicts and dead letters, waits
-// for their acknowledgement, then commits state and offset together.
+// process decides one batch and makes the decisions durable, then
+// publishes its verdicts and dead letters and waits for their
+// acknowledgement, then records the partition's new position.
+//
+// The decisions (histories and idempotency records) are committed, synced,
+// before anything is published: a batch read again (after a failed publish,
+// a crash or a rebalance) finds every attempt's stored verdict and re-emits
+// the same bytes, whatever changed meanwhile (settings, the clock), and a
+// failed send is released once. The position goes last, without fsync:
+// losing it only means reading those records again.
 func (p *partition) process(ctx context.Context, recs []record, pos state.Position, publishFrom int64) (state.Position, error) {
 	r := p.r
 	// Read-your-settings: every settings change acknowledged before these
@@ -180,34 +204,37 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 		return pos, err
 	}
 	out.finish()
-	p.mu.Lock()
-	p.pending = w
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.pending = nil
-		p.mu.Unlock()
-	}()
+
+	b := r.store.NewBatch()
+	delta, sweep, err := w.write(b, p.id, p.dec.sweep, max(2*len(recs), r.cfg.ExpirePerBatch))
+	if err == nil {
+		err = b.Commit()
+	}
+	if err != nil {
+		b.Close()
+		return pos, fmt.Errorf("partition %d: commit the decisions of offsets %d..%d: %w", p.id, recs[0].Offset, w.next-1, err)
+	}
+	p.dec.sweep = sweep
+	r.addStateKeys(delta)
+	p.dec.committed(w)
+
 	if err := r.publish(ctx, out.msgs); err != nil {
+		// kafka-go may still deliver what it was handed: its bytes must
+		// stay as they are, so the next batch gets a new arena.
+		p.dec.out = output{}
 		return pos, fmt.Errorf("%w: publish: %v", errStopped, err)
 	}
 	out.count(r.metrics, r.cfg.AttemptsTopic)
 	if out.verdicts > 0 && out.newestMs > 0 {
 		r.metrics.decisionDelay.Observe(max(float64(r.cfg.now().UnixMilli()-out.newestMs)/1000, 0))
 	}
-	b := r.store.NewBatch()
-	defer b.Close()
-	delta, sweep, err := w.write(b, p.id, p.dec.sweep, max(2*len(recs), r.cfg.ExpirePerBatch))
-	if err != nil {
-		return pos, err
+	next := state.Position{Offset: w.next, HWM: w.hwm}
+	bp := r.store.NewBatch()
+	bp.PutPosition(p.id, next)
+	if err := bp.CommitNoSync(); err != nil {
+		return pos, fmt.Errorf("partition %d: commit position %d: %w", p.id, next.Offset, err)
 	}
-	if err := b.Commit(); err != nil {
-		return pos, fmt.Errorf("partition %d: commit batch ending at offset %d: %w", p.id, w.next, err)
-	}
-	p.dec.sweep = sweep
-	r.addStateKeys(delta)
-	p.dec.committed(w)
-	return state.Position{Offset: w.next, HWM: w.hwm}, nil
+	return next, nil
 }
 
 // outOfRange handles a stored offset the partition no longer has: beyond its
@@ -238,18 +265,13 @@ func (p *partition) outOfRange(ctx context.Context, pos state.Position, res fetc
 	return pos
 }
 
-// query returns the counted sends of a contact as this instance knows them,
-// including a batch whose verdicts may be published but not yet committed.
+// query returns the counted sends of a contact, as committed: every
+// verdict already published was committed before it was published. It
+// returns ErrNotOwned while the partition is being rebuilt.
 func (p *partition) query(bot, contact string) ([]quota.Send, error) {
-	p.mu.Lock()
-	if w := p.pending; w != nil {
-		if h, ok := w.hist[contactKey{bot, contact}]; ok {
-			s := append([]quota.Send(nil), h.sends...)
-			p.mu.Unlock()
-			return s, nil
-		}
+	if p.rebuilding.Load() {
+		return nil, ErrNotOwned
 	}
-	p.mu.Unlock()
 	return p.r.store.History(p.id, bot, contact, nil)
 }
 

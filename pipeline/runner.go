@@ -100,11 +100,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	// The settings follower outlives consume: a batch finishing after a
+	// shutdown signal may still need to catch up on settings.
+	fctx, fcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer fcancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := r.follower.run(ctx); err != nil {
+		if err := r.follower.run(fctx); err != nil {
 			cancel(err)
 		}
 	}()
@@ -115,6 +119,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			break
 		}
 		if ctx.Err() != nil {
+			fcancel()
 			wg.Wait()
 			return fatal(ctx)
 		}
@@ -129,6 +134,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.updateReady()
 	})
 	r.consume(ctx, cancel)
+	fcancel()
 	wg.Wait()
 	return fatal(ctx)
 }
@@ -287,39 +293,34 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	r.joined.Store(true)
 	r.updateReady()
 
+	// Workers run under the generation (gen.Start): it ends only once each
+	// has committed its batch in hand and its final group offset.
 	var wg sync.WaitGroup
-	genDone := make(chan struct{})
 	wg.Add(1)
 	gen.Start(func(gctx context.Context) {
-		// Keeps the generation alive while workers run, and ends it on
-		// shutdown.
+		// Ends the generation on shutdown, and keeps it while there is no
+		// partition to work on.
 		defer wg.Done()
 		select {
 		case <-gctx.Done():
 		case <-ctx.Done():
 		}
-		close(genDone)
 	})
 	for _, a := range assigned {
 		p := parts[int32(a.ID)]
 		offset := a.Offset
 		wg.Add(1)
-		go func() {
+		gen.Start(func(gctx context.Context) {
 			defer wg.Done()
 			wctx, wcancel := context.WithCancel(ctx)
 			defer wcancel()
-			go func() {
-				select {
-				case <-genDone:
-					wcancel()
-				case <-wctx.Done():
-				}
-			}()
+			stop := context.AfterFunc(gctx, wcancel)
+			defer stop()
 			if err := p.run(wctx, gen, offset); err != nil {
 				r.log.Error().Err(err).Int32("partition", p.id).Msg("storage failure: stopping")
 				cancel(err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	r.joined.Store(false)

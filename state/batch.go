@@ -233,7 +233,15 @@ func (b *Batch) Len() int {
 // Commit writes the batch atomically, waiting for fsync unless
 // Options.NoSync, and releases it: the Batch cannot be used afterwards
 // (Close is then a no-op). On error nothing of the batch was written.
-func (b *Batch) Commit() error {
+func (b *Batch) Commit() error { return b.commit(b.s.wo) }
+
+// CommitNoSync is Commit without waiting for fsync: the batch is durable
+// once a later synced commit (or the WAL's own flush) follows. Use it only
+// for writes whose loss is harmless (e.g. a position that a replay
+// recomputes).
+func (b *Batch) CommitNoSync() error { return b.commit(pebble.NoSync) }
+
+func (b *Batch) commit(wo *pebble.WriteOptions) error {
 	b.check()
 	b.done = true
 	n := b.b.Count()
@@ -242,7 +250,7 @@ func (b *Batch) Commit() error {
 		if b.s.closed.Load() {
 			err = ErrClosed
 		} else {
-			err = b.s.db.Apply(b.b, b.s.wo)
+			err = b.s.db.Apply(b.b, wo)
 		}
 	}
 	err = errors.Join(err, b.b.Close())

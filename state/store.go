@@ -165,18 +165,29 @@ func (s *Store) Position(p int32) (Position, bool, error) {
 // A history whose expiry has passed is returned until Batch.Sweep deletes
 // it: the caller filters by its window anyway.
 func (s *Store) History(p int32, bot, contact string, dst []quota.Send) ([]quota.Send, error) {
+	sends, _, err := s.HistoryExpiry(p, bot, contact, dst)
+	return sends, err
+}
+
+// HistoryExpiry is History that also returns the expiry stored with the
+// history (0 when there is none): the instant from which Sweep may delete it.
+func (s *Store) HistoryExpiry(p int32, bot, contact string, dst []quota.Send) ([]quota.Send, int64, error) {
 	dst = dst[:0]
 	kb := s.keyBuf()
 	k := appendHistoryKey((*kb)[:0], p, bot, contact)
+	var expireAt int64
 	_, err := s.get(k, func(val []byte) (err error) {
+		if expireAt, _, err = decodeHeader(val); err != nil {
+			return err
+		}
 		dst, err = decodeHistory(dst, val)
 		return err
 	})
 	s.putKeyBuf(kb, k)
 	if err != nil {
-		return dst[:0], fmt.Errorf("state: partition %d: history bot=%q contact=%q: %w", p, bot, contact, err)
+		return dst[:0], 0, fmt.Errorf("state: partition %d: history bot=%q contact=%q: %w", p, bot, contact, err)
 	}
-	return dst, nil
+	return dst, expireAt, nil
 }
 
 // Verdict copies the stored verdict bytes of attemptID in partition p into

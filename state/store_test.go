@@ -758,7 +758,7 @@ func TestSweepModel(t *testing.T) {
 func TestOptions(t *testing.T) {
 	var o Options
 	o.EnsureDefaults()
-	if o.FS != vfs.Default || o.CacheSize != 64<<20 || o.MemTableSize != 32<<20 || o.Logf == nil || o.NoSync {
+	if o.FS != vfs.Default || o.CacheSize != DefaultCacheSize || o.MemTableSize != DefaultMemTableSize || DefaultCacheSize != 32<<20 || DefaultMemTableSize != 16<<20 || o.Logf == nil || o.NoSync {
 		t.Errorf("defaults: %+v", o)
 	}
 	for _, o := range []Options{{CacheSize: -1}, {MemTableSize: 1 << 32}} {

@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -113,12 +112,9 @@ func serve(ctx context.Context, o *options, log zerolog.Logger) error {
 	go func() { herr <- srv.Run(hctx) }()
 	rerr := runner.Run(ctx)
 	hcancel()
-	select {
-	case err := <-herr:
-		if err != nil && rerr == nil {
-			rerr = err
-		}
-	case <-time.After(2 * time.Second):
+	// The HTTP server stops (1 s at most) before the store closes under it.
+	if err := <-herr; err != nil && rerr == nil {
+		rerr = err
 	}
 	return rerr
 }

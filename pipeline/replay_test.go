@@ -1,0 +1,151 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/quota"
+)
+
+// A publish that outlives its deadline is abandoned, and kafka-go may still
+// deliver it; the batch is read again under newer settings. Every verdict of
+// the attempt is the same: the decision was stored before it was published.
+func TestAbandonedPublishReemitsTheSameVerdict(t *testing.T) {
+	e := newEnv(t, 1)
+	e.settings("bot1", limit(1, 1, day, quota.ScopeContact))
+	e.start(func(c *pipeline.Config) { c.ShutdownTimeout = 300 * time.Millisecond })
+	defer e.stop()
+	var stalled atomic.Bool
+	e.cluster.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		for _, tp := range kreq.(*kmsg.ProduceRequest).Topics {
+			if tp.Topic == verdictsTopic && stalled.CompareAndSwap(false, true) {
+				e.cluster.SleepControl(func() { time.Sleep(1500 * time.Millisecond) })
+			}
+		}
+		return nil, nil, false
+	})
+	e.attempt("a1", "bot1", "c1", "ana", base())
+	e.waitFor("the first verdict publish stalled", stalled.Load)
+	e.settings("bot1", limit(2, 5, day, quota.ScopeContact))
+	_, v1 := e.verdictN("a1", 1)
+	_, v2 := e.verdictN("a1", 2)
+	if !bytes.Equal(v1, v2) {
+		t.Fatalf("two different verdicts for a1:\n%s\n%s", v1, v2)
+	}
+}
+
+// A history whose stored expiry has passed counts as gone whether or not
+// the sweep deleted it yet, and whether or not the processor restarted: the
+// verdict is the same both ways.
+func TestExpiredHistoryIsGoneWithOrWithoutRestart(t *testing.T) {
+	var verdicts [2]events.Verdict
+	for i, restart := range []bool{false, true} {
+		t.Run(fmt.Sprint("restart=", restart), func(t *testing.T) {
+			e := newEnv(t, 1)
+			e.settings("bot1", limit(1, 1, time.Minute, quota.ScopeContact))
+			e.start()
+			t0 := base()
+			e.attempt("a1", "bot1", "c1", "ana", t0)
+			e.verdict("a1")
+			e.attempt("x", "bot1", "c2", "ana", t0.Add(61*time.Second)) // sweeps c1's history
+			e.verdict("x")
+			e.settings("bot1", limit(2, 1, 2*time.Minute, quota.ScopeContact)) // the window grows
+			e.waitFor("v2", func() bool { return e.runner.Settings("bot1").Version == 2 })
+			if restart {
+				e.stop()
+				e.start()
+			}
+			e.attempt("a2", "bot1", "c1", "ana", t0.Add(62*time.Second))
+			verdicts[i] = e.verdict("a2")
+			e.stop()
+		})
+	}
+	if verdicts[0].Outcome != verdicts[1].Outcome || verdicts[0].Used != verdicts[1].Used {
+		t.Fatalf("verdict depends on a restart:\nwithout: %+v\nwith:    %+v", verdicts[0], verdicts[1])
+	}
+	if verdicts[0].Outcome != events.Allowed {
+		t.Fatalf("a send forgotten when it left the shorter window still counts: %+v", verdicts[0])
+	}
+}
+
+// A graceful stop commits the group offset of the batch in hand (workers run
+// under the generation, so its connection is still open).
+func TestGracefulStopCommitsGroupOffset(t *testing.T) {
+	e := newEnv(t, 1)
+	a := e.instance(t.TempDir())
+	e.waitFor("A ready", a.r.Ready)
+	t0 := base()
+	for i := range 100 {
+		e.attempt(fmt.Sprintf("r-%d", i), "bot1", fmt.Sprintf("c%d", i), "ana", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	e.verdict("r-99")
+	a.stop(t)
+	cl := &kafka.Client{Addr: kafka.TCP(e.addr)}
+	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: pipeline.DefaultGroupID,
+		Topics: map[string][]int{attemptsTopic: {0}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Topics[attemptsTopic][0].CommittedOffset; got != 100 {
+		t.Fatalf("group offset after a graceful stop: %d, want 100", got)
+	}
+}
+
+// An instance rebuilding a partition it has no state for is not ready (and
+// answers no quota) until the rebuild reached what was published.
+func TestReadyOnlyAfterRebuild(t *testing.T) {
+	e := newEnv(t, 1)
+	e.settings("bot1", limit(1, 1000, day, quota.ScopeContact))
+	a := e.instance(t.TempDir())
+	e.waitFor("A ready", a.r.Ready)
+	t0 := base()
+	const n = 300
+	for i := range n {
+		e.attempt(fmt.Sprintf("r-%d", i), "bot1", "c1", "ana", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	e.verdict(fmt.Sprintf("r-%d", n-1))
+	a.stop(t)
+	b := e.instanceWith(t.TempDir(), func(c *pipeline.Config) { c.MaxBatch = 1 })
+	e.waitFor("B ready", b.r.Ready)
+	d, _, err := b.r.Quota("bot1", "c1", "", t0.Add(time.Hour))
+	if err != nil || d.Used != n {
+		t.Fatalf("quota as soon as B is ready: used %d, err %v; want %d", d.Used, err, n)
+	}
+	b.stop(t)
+}
+
+// An invalid attempt with a key too large for a verdict record does not
+// hold up its partition.
+func TestHugeKeyDoesNotBlockThePartition(t *testing.T) {
+	e := newEnv(t, 1)
+	e.start()
+	defer e.stop()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ProducerBatchMaxBytes(2<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	key := bytes.Repeat([]byte("k"), 900<<10)
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: attemptsTopic, Key: key, Value: []byte(`{"id":"big"}`),
+		Timestamp: base()}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.attempt("after", "bot1", "c1", "ana", base().Add(time.Second))
+	if v := e.verdict("big"); v.Outcome != events.Rejected {
+		t.Fatalf("big: %+v", v)
+	}
+	if v := e.verdict("after"); v.Outcome != events.Allowed {
+		t.Fatalf("after: %+v", v)
+	}
+}
