@@ -41,7 +41,9 @@ for tool in curl jq awk; do
 done
 
 echo "== building processor and loadgen" >&2
-"$GO" build -o "$BIN/" ./cmd/processor ./cmd/loadgen ./cmd/broker
+# Without cgo, as in the container image: Pebble's cache then lives in the Go
+# heap, where GOMEMLIMIT bounds it.
+CGO_ENABLED=0 "$GO" build -o "$BIN/" ./cmd/processor ./cmd/loadgen ./cmd/broker
 
 # start_proc NAME [flags...]: starts the embedded broker (cmd/broker) in its
 # own process and the processor against it, on free ports with a fresh data
@@ -59,6 +61,14 @@ start_proc() {
 		sleep 0.1
 	done
 	[ -n "$BROKER" ] || { echo "bench: broker did not start:" >&2; cat "$dir/broker.log" >&2; return 1; }
+	start_processor "$dir" "$@"
+}
+
+# start_processor DIR [flags...]: (re)starts the processor on $BROKER with
+# DIR's data dir and waits for /readyz 200. Sets PID and HTTP.
+start_processor() {
+	local dir=$1
+	shift
 	"$BIN/processor" --data-dir "$dir/data" --brokers "$BROKER" --http-addr 127.0.0.1:0 \
 		--log-level info "$@" 2>"$dir/processor.log" &
 	PID=$!
@@ -80,9 +90,9 @@ start_proc() {
 	return 1
 }
 
-# stop_proc: sets HWM to the processor's peak RSS (VmHWM) and stops it
+# stop_processor: sets HWM to the processor's peak RSS (VmHWM) and stops it
 # (SIGTERM, then SIGKILL after 15 s).
-stop_proc() {
+stop_processor() {
 	HWM=$(awk '/^VmHWM:/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$PID/status" 2>/dev/null || echo "?")
 	kill -TERM "$PID" 2>/dev/null || true
 	for _ in $(seq 150); do
@@ -92,6 +102,11 @@ stop_proc() {
 	kill -KILL "$PID" 2>/dev/null || true
 	wait "$PID" 2>/dev/null || true
 	PID=
+}
+
+# stop_proc: stop_processor, then the broker.
+stop_proc() {
+	stop_processor
 	kill -TERM "$BPID" 2>/dev/null || true
 	wait "$BPID" 2>/dev/null || true
 	BPID=
@@ -133,6 +148,29 @@ fi
 e2e throughput --attempts "$THROUGHPUT_ATTEMPTS" --contacts "$CONTACTS"
 e2e latency --attempts $((LATENCY_RATE * LATENCY_SECONDS)) --rate "$LATENCY_RATE" --contacts "$CONTACTS"
 
+# memory: MEMORY_CONTACTS contacts in state under GOMEMLIMIT, then how long a
+# restart over that state takes to answer /readyz 200.
+MEMORY_CONTACTS=${MEMORY_CONTACTS:-1000000}
+MEMORY_LIMIT=${MEMORY_LIMIT:-200MiB}
+if [ "$MEMORY_CONTACTS" -gt 0 ]; then
+	echo "== end to end: memory ($MEMORY_CONTACTS contacts, GOMEMLIMIT=$MEMORY_LIMIT)" >&2
+	export GOMEMLIMIT=$MEMORY_LIMIT
+	start_proc memory --partitions 8 "${EXTRA[@]}"
+	rc=0
+	"$BIN/loadgen" --brokers "$BROKER" --json --timeout 120s --no-read-back --attempts "$MEMORY_CONTACTS" \
+		--contacts "$MEMORY_CONTACTS" >"$TMP/memory.json" || rc=$?
+	stop_processor
+	MEM_HWM=$HWM
+	t0=$(date +%s%N)
+	start_processor "$TMP/memory" "${EXTRA[@]}"
+	t1=$(date +%s%N)
+	RESTART=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }')
+	stop_proc
+	unset GOMEMLIMIT
+	[ "$rc" = 0 ] || FAILED=1
+	MEM_ROW=$(jq -r --arg hwm "$MEM_HWM" --arg rs "$RESTART" '"memory: \(.verdicts) verdicts over \(.verdicts) contacts at \(.decisions_per_sec|floor) decisions/s; processor VmHWM \($hwm); restart to /readyz 200: \($rs)"' "$TMP/memory.json" 2>/dev/null || echo "memory: loadgen failed (exit $rc)")
+fi
+
 {
 	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	git diff --quiet HEAD 2>/dev/null || rev="$rev+dirty"
@@ -169,6 +207,7 @@ e2e latency --attempts $((LATENCY_RATE * LATENCY_SECONDS)) --rate "$LATENCY_RATE
 	done
 	echo "  throughput: $THROUGHPUT_ATTEMPTS attempts over $CONTACTS contacts, published as fast as possible (latency includes the backlog)"
 	echo "  latency: $LATENCY_RATE attempts/s for $LATENCY_SECONDS s over $CONTACTS contacts"
+	[ -z "${MEM_ROW:-}" ] || { echo; echo "$MEM_ROW (GOMEMLIMIT=$MEMORY_LIMIT; every verdict checked against the model)"; }
 } >"$TMP/table.txt"
 cp "$TMP/table.txt" "$OUT"
 echo
