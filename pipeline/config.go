@@ -48,8 +48,9 @@ type Config struct {
 	// when that is longer. Default 24h.
 	VerdictRetention time.Duration
 	// ExpirePerBatch is the least number of state entries the expiry sweep
-	// examines per batch (it examines twice the batch's records when that
-	// is more). Default 4096.
+	// examines at once. It examines four entries per record processed, so
+	// that sweeping keeps pace with writing (each record writes at most two
+	// entries), in steps of at least this many. Default 1024.
 	ExpirePerBatch int
 	// GroupCommitInterval is how often offsets are also committed to the
 	// consumer group (for lag tools; Pebble holds the authoritative ones).
@@ -118,7 +119,7 @@ func (c *Config) EnsureDefaults() {
 		c.VerdictRetention = 24 * time.Hour
 	}
 	if c.ExpirePerBatch == 0 {
-		c.ExpirePerBatch = 4096
+		c.ExpirePerBatch = 1024
 	}
 	if c.GroupCommitInterval == 0 {
 		c.GroupCommitInterval = time.Second

@@ -24,6 +24,8 @@ type partition struct {
 	// rebuilding is set while records whose verdicts were published by
 	// another instance are re-read to rebuild the state.
 	rebuilding atomic.Bool
+	// sweepDebt is how many entries the expiry sweep owes: four per record.
+	sweepDebt int
 }
 
 func newPartition(r *Runner, id int32, cacheContacts int) *partition {
@@ -205,8 +207,15 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 	}
 	out.finish()
 
+	// The expiry sweep keeps pace with the writes (each record writes at
+	// most two entries), in steps of at least ExpirePerBatch entries.
+	p.sweepDebt += 4 * len(recs)
+	sweepMax := 0
+	if p.sweepDebt >= r.cfg.ExpirePerBatch {
+		sweepMax, p.sweepDebt = p.sweepDebt, 0
+	}
 	b := r.store.NewBatch()
-	delta, sweep, err := w.write(b, p.id, p.dec.sweep, max(2*len(recs), r.cfg.ExpirePerBatch))
+	delta, sweep, err := w.write(b, p.id, p.dec.sweep, sweepMax)
 	if err == nil {
 		err = b.Commit()
 	}

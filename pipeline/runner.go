@@ -73,11 +73,11 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
-		BatchSize:    8192,
+		BatchSize:    256,
 		// Kafka rejects a produce batch over message.max.bytes (~1 MB by
 		// default) as a whole: keep every batch under it.
 		BatchBytes:   maxBatchBytes,
-		BatchTimeout: time.Millisecond,
+		BatchTimeout: 100 * time.Microsecond, // a batch is handed over whole: no reason to wait
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,
 		Transport:    conns.transport,
