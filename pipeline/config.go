@@ -48,8 +48,8 @@ type Config struct {
 	// when that is longer. Default 24h.
 	VerdictRetention time.Duration
 	// ExpirePerBatch is the least number of state entries the expiry sweep
-	// examines at once. It examines four entries per record processed, so
-	// that sweeping keeps pace with writing (each record writes at most two
+	// examines at once. It examines two entries per record processed, so
+	// that sweeping keeps pace with writing (each record adds at most two new
 	// entries), in steps of at least this many. Default 1024.
 	ExpirePerBatch int
 	// GroupCommitInterval is how often offsets are also committed to the

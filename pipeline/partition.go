@@ -24,7 +24,7 @@ type partition struct {
 	// rebuilding is set while records whose verdicts were published by
 	// another instance are re-read to rebuild the state.
 	rebuilding atomic.Bool
-	// sweepDebt is how many entries the expiry sweep owes: four per record.
+	// sweepDebt is how many entries the expiry sweep owes: two per record.
 	sweepDebt int
 }
 
@@ -208,8 +208,8 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 	out.finish()
 
 	// The expiry sweep keeps pace with the writes (each record writes at
-	// most two entries), in steps of at least ExpirePerBatch entries.
-	p.sweepDebt += 4 * len(recs)
+	// most two new entries), in steps of at least ExpirePerBatch entries.
+	p.sweepDebt += 2 * len(recs)
 	sweepMax := 0
 	if p.sweepDebt >= r.cfg.ExpirePerBatch {
 		sweepMax, p.sweepDebt = p.sweepDebt, 0
