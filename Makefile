@@ -11,9 +11,10 @@ all: build
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## run: the processor on its embedded Kafka-protocol broker (no Kafka needed).
-run: build
-	$(BIN)/processor --data-dir $(DATA_DIR)
+## run: the processor on its embedded Kafka-protocol broker (no Kafka needed)
+## and the Desk console; prints the console's URL. Ctrl-C stops both.
+run:
+	GO=$(GO) BIN=$(BIN) DATA_DIR=$(DATA_DIR) ./scripts/run.sh
 
 ## test: everything CI checks: vet, gofmt, race-enabled tests, a short fuzz run.
 test: vet fmt-check unit fuzz
