@@ -165,6 +165,12 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 			Str("attempt_id", in.ID).Msg("duplicate attempt; stored verdict re-emitted")
 		if publish {
 			d.emit(out, rec, &v)
+			if err != nil {
+				// An invalid record read again (a replayed batch, or the
+				// producer sending it twice) is dead-lettered again: its
+				// first copy may never have been acknowledged.
+				d.deadLetter(out, rec, err.Error())
+			}
 		}
 		return nil
 	}

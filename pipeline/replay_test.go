@@ -149,3 +149,22 @@ func TestHugeKeyDoesNotBlockThePartition(t *testing.T) {
 		t.Fatalf("after: %+v", v)
 	}
 }
+
+// An invalid attempt read again is dead-lettered again with its stored
+// verdict: a first dead letter that was never acknowledged is not lost.
+func TestInvalidAttemptReadAgainIsDeadLetteredAgain(t *testing.T) {
+	e := newEnv(t, 1)
+	e.start()
+	defer e.stop()
+	bad := []byte(`{"specversion":"1.0","id":"bad1","source":"/x","type":"desk.active_message.requested","time":"2026-11-26T10:00:00Z","data":{"bot_id":"b","contact_id":"c"}}`)
+	e.produce(attemptsTopic, []byte("b/c"), bad, base())
+	e.produce(attemptsTopic, []byte("b/c"), bad, base())
+	_, v1 := e.verdictN("bad1", 1)
+	_, v2 := e.verdictN("bad1", 2)
+	if !bytes.Equal(v1, v2) {
+		t.Fatalf("verdicts differ:\n%s\n%s", v1, v2)
+	}
+	if dl := e.dlqN(2); string(dl[0].Value) != string(bad) || string(dl[1].Value) != string(bad) {
+		t.Fatalf("dead letters: %q / %q", dl[0].Value, dl[1].Value)
+	}
+}

@@ -400,8 +400,10 @@ func (r *Runner) updateReady() {
 func (r *Runner) Settings(bot string) quota.Settings { return r.settings.get(bot) }
 
 // Quota evaluates the limit of a contact at time at over the sends counted so
-// far with decision time <= at, including those of a batch whose verdicts are
-// published but not yet committed.
+// far with decision time <= at. It reads the committed state, which holds
+// every decision whose verdict was published (decisions are committed first).
+// It returns ErrNotOwned for a partition this instance does not own or is
+// still rebuilding.
 func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
 	s := r.settings.get(bot)
 	r.mu.Lock()
