@@ -540,8 +540,16 @@ func checkCompose(cf composeFile, dockerfile string, flags map[string]flagInfo) 
 				add("topic %q must be created with --config %s=%s, has %s=%s", topic, key, val, key, got)
 			}
 		}
+		changelog := setting("changelog-topic")
+		if changelog == "" || strings.Contains(changelog, "<group-id>") {
+			changelog = setting("group-id") + "-state-changelog"
+		}
+		if _, ok := created[changelog]; !ok {
+			add("changelog topic %q (--changelog-topic, default <group-id>-state-changelog) is not created by service %s", changelog, initName)
+		}
 		want(setting("attempts-topic"), "message.timestamp.type", "LogAppendTime")
 		want(setting("settings-topic"), "cleanup.policy", "compact")
+		want(changelog, "cleanup.policy", "compact")
 		if r, ok := created[setting("attempts-topic")]["retention.ms"]; ok {
 			const longestWindow = 30 * 24 * time.Hour // the contract's window_seconds maximum
 			if ms, err := strconv.ParseInt(r, 10, 64); err != nil || (ms >= 0 && time.Duration(ms)*time.Millisecond < longestWindow) {

@@ -23,6 +23,11 @@ type Config struct {
 	VerdictsTopic string
 	// DLQTopic default "desk.active-messages.dlq".
 	DLQTopic string
+	// ChangelogTopic is the compacted topic that holds a copy of every
+	// partition's state (one changelog partition per attempts partition),
+	// from which an instance that gets a partition restores it. Default
+	// "<GroupID>-state-changelog".
+	ChangelogTopic string
 	// SessionTimeout of the consumer group: how soon a dead instance's
 	// partitions move. Default 10s.
 	SessionTimeout time.Duration
@@ -100,6 +105,7 @@ func (c *Config) EnsureDefaults() {
 	def(&c.SettingsTopic, DefaultSettingsTopic)
 	def(&c.VerdictsTopic, DefaultVerdictsTopic)
 	def(&c.DLQTopic, DefaultDLQTopic)
+	def(&c.ChangelogTopic, c.GroupID+"-state-changelog")
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
 	}
@@ -148,7 +154,7 @@ func (c *Config) Validate() error {
 	topics := map[string]string{}
 	for _, t := range []struct{ field, name string }{
 		{"attempts-topic", c.AttemptsTopic}, {"settings-topic", c.SettingsTopic},
-		{"verdicts-topic", c.VerdictsTopic}, {"dlq-topic", c.DLQTopic},
+		{"verdicts-topic", c.VerdictsTopic}, {"dlq-topic", c.DLQTopic}, {"changelog-topic", c.ChangelogTopic},
 	} {
 		if t.name == "" {
 			return fmt.Errorf("pipeline: %s: must not be empty", t.field)

@@ -19,10 +19,11 @@ import (
 )
 
 const (
-	attemptsTopic = pipeline.DefaultAttemptsTopic
-	settingsTopic = pipeline.DefaultSettingsTopic
-	verdictsTopic = pipeline.DefaultVerdictsTopic
-	dlqTopic      = pipeline.DefaultDLQTopic
+	attemptsTopic  = pipeline.DefaultAttemptsTopic
+	settingsTopic  = pipeline.DefaultSettingsTopic
+	verdictsTopic  = pipeline.DefaultVerdictsTopic
+	dlqTopic       = pipeline.DefaultDLQTopic
+	changelogTopic = pipeline.DefaultGroupID + "-state-changelog"
 )
 
 // env is an in-process Kafka (kfake, spoken to over TCP), a Pebble store on
@@ -54,7 +55,8 @@ func newEnv(t *testing.T, partitions int32) *env {
 // matching client options.
 func newEnvWith(t *testing.T, partitions int32, brokerOpts []kfake.Opt, clientOpts []kgo.Opt) *env {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, attemptsTopic, verdictsTopic),
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1),
+		kfake.SeedTopics(partitions, attemptsTopic, verdictsTopic, changelogTopic),
 		kfake.SeedTopics(1, settingsTopic, dlqTopic)}, brokerOpts...)...)
 	if err != nil {
 		t.Fatal(err)

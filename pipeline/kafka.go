@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -107,6 +108,24 @@ func (b *broker) ensureTopics(ctx context.Context) error {
 			return fmt.Errorf("create topic %s: %w", name, err)
 		}
 	}
+	// The changelog has one partition per attempts partition, whoever
+	// created the attempts topic.
+	parts, err := b.partitions(ctx, b.cfg.AttemptsTopic)
+	if err != nil {
+		return err
+	}
+	resp, err = b.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: b.cfg.ChangelogTopic, NumPartitions: len(parts), ReplicationFactor: -1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}},
+	}}})
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", b.cfg.ChangelogTopic, err)
+	}
+	for name, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", name, err)
+		}
+	}
 	return nil
 }
 
@@ -114,9 +133,11 @@ func (b *broker) ensureTopics(ctx context.Context) error {
 // leaders, and returns warnings for settings that weaken the guarantees.
 // A missing topic is an error naming it and the flag.
 func (b *broker) checkTopics(ctx context.Context) (warnings []string, err error) {
+	counts := map[string]int{}
 	for _, t := range []struct{ flag, name string }{
 		{"attempts-topic", b.cfg.AttemptsTopic}, {"settings-topic", b.cfg.SettingsTopic},
 		{"verdicts-topic", b.cfg.VerdictsTopic}, {"dlq-topic", b.cfg.DLQTopic},
+		{"changelog-topic", b.cfg.ChangelogTopic},
 	} {
 		md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{t.name}})
 		if err != nil {
@@ -137,18 +158,23 @@ func (b *broker) checkTopics(ctx context.Context) (warnings []string, err error)
 					return nil, fmt.Errorf("topic %s partition %d has no leader (%v)", t.name, p.ID, p.Error)
 				}
 			}
+			counts[t.name] = len(mt.Partitions)
 		}
+	}
+	if a, c := counts[b.cfg.AttemptsTopic], counts[b.cfg.ChangelogTopic]; a != c {
+		return nil, &setupError{fmt.Errorf("pipeline: changelog-topic: %q has %d partitions, the attempts topic %d: they must be equal (one state changelog partition per attempts partition)", b.cfg.ChangelogTopic, c, a)}
 	}
 	resp, err := b.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
 		{ResourceType: kafka.ResourceTypeTopic, ResourceName: b.cfg.SettingsTopic, ConfigNames: []string{"cleanup.policy"}},
+		{ResourceType: kafka.ResourceTypeTopic, ResourceName: b.cfg.ChangelogTopic, ConfigNames: []string{"cleanup.policy"}},
 	}})
 	if err != nil {
-		return []string{fmt.Sprintf("cannot read the configuration of topic %s: %v", b.cfg.SettingsTopic, err)}, nil
+		return []string{fmt.Sprintf("cannot read the configuration of topics %s and %s: %v", b.cfg.SettingsTopic, b.cfg.ChangelogTopic, err)}, nil
 	}
 	for _, res := range resp.Resources {
 		for _, e := range res.ConfigEntries {
 			if e.ConfigName == "cleanup.policy" && !strings.Contains(e.ConfigValue, "compact") {
-				warnings = append(warnings, fmt.Sprintf("settings topic %s has cleanup.policy=%s, not compact: settings older than its retention will be lost at the next full re-read", b.cfg.SettingsTopic, e.ConfigValue))
+				warnings = append(warnings, fmt.Sprintf("topic %s has cleanup.policy=%s, not compact: what is older than its retention will be lost", res.ResourceName, e.ConfigValue))
 			}
 		}
 	}
@@ -227,6 +253,26 @@ func readBytes(b protocol.Bytes) ([]byte, error) {
 		return nil, nil
 	}
 	return protocol.ReadAll(b)
+}
+
+// balancer routes a changelog record to the partition named in its state
+// key (the attempts partition it belongs to) and everything else by the
+// murmur2 hash of its key, as Kafka's default partitioner does.
+type balancer struct {
+	changelog string
+	murmur2   kafka.Murmur2Balancer
+}
+
+func (b *balancer) Balance(msg kafka.Message, partitions ...int) int {
+	if msg.Topic == b.changelog && len(msg.Key) >= 5 {
+		p := int(binary.BigEndian.Uint32(msg.Key[1:5]))
+		for _, q := range partitions {
+			if q == p {
+				return p
+			}
+		}
+	}
+	return b.murmur2.Balance(msg, partitions...)
 }
 
 // retryable reports whether a Kafka error is worth retrying as is.

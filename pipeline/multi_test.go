@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -112,4 +113,37 @@ func TestPartitionsMoveBetweenInstances(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The instance that takes a partition over restores its state from the
+// changelog instead of deciding its history again: a redelivered attempt
+// gets the verdict published before, even after the settings changed, and
+// the count carries over exactly.
+func TestTakeoverRestoresDecisionsFromTheChangelog(t *testing.T) {
+	e := newEnv(t, 1)
+	a := e.instance(t.TempDir())
+	e.waitFor("A ready", a.r.Ready)
+	t0 := base()
+	for i := 1; i <= 5; i++ { // limit disabled: all allowed and counted
+		e.attempt(fmt.Sprintf("att-%d", i), "bot1", "c1", "ana", t0.Add(time.Duration(i)*time.Second))
+	}
+	_, first4 := e.verdictN("att-4", 1)
+	e.verdict("att-5")
+	e.settings("bot1", limit(1, 3, day, quota.ScopeContact))
+	e.waitFor("A has v1", func() bool { return a.r.Settings("bot1").Version == 1 })
+	a.stop(t)
+
+	b := e.instance(t.TempDir()) // no local state: restores from the changelog
+	e.waitFor("B ready", b.r.Ready)
+	e.attempt("att-4", "bot1", "c1", "ana", t0.Add(4*time.Second)) // redelivered
+	e.attempt("att-6", "bot1", "c1", "ana", t0.Add(10*time.Second))
+	if _, again := e.verdictN("att-4", 2); !bytes.Equal(again, first4) {
+		t.Fatalf("att-4 re-emitted differently after the takeover:\n%s\n%s", first4, again)
+	}
+	// Five sends counted at t0+1s..5s, limit 3: blocked until the third
+	// newest (t0+3s) leaves the window.
+	if v := e.verdict("att-6"); v.Outcome != events.Blocked || v.Used != 5 || v.RetryAt != ms(t0.Add(3*time.Second).Add(day)) {
+		t.Fatalf("att-6: %+v", v)
+	}
+	b.stop(t)
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,9 @@ type partition struct {
 	rebuilding atomic.Bool
 	// sweepDebt is how many entries the expiry sweep owes: two per record.
 	sweepDebt int
+	// posChange is the changelog record of the last committed position,
+	// sent with the next batch's decisions.
+	posChange []kafka.Message
 }
 
 func newPartition(r *Runner, id int32, cacheContacts int) *partition {
@@ -47,16 +51,33 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 	if ok && groupOffset <= pos.Offset {
 		return pos, 0, nil
 	}
+	log := p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
 	if ok {
 		// The group went further than this instance's state: another
-		// instance owned the partition meanwhile. The local state is stale;
-		// rebuild it.
-		p.r.log.Warn().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).
-			Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
-			Msg("local state is behind the consumer group (another instance owned the partition): dropping it to rebuild")
-		if err := p.r.store.DropPartition(p.id); err != nil {
-			return pos, 0, fmt.Errorf("partition %d: drop stale state: %w", p.id, err)
+		// instance owned the partition meanwhile. The local state is stale.
+		log.Warn().Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
+			Msg("local state is behind the consumer group (another instance owned the partition): restoring it from the changelog")
+	}
+	// No usable state (or a restore cut short): start from nothing, then
+	// restore the changelog.
+	if err := p.r.store.DropPartition(p.id); err != nil {
+		return pos, 0, fmt.Errorf("partition %d: drop local state: %w", p.id, err)
+	}
+	rpos, ok, n, err := p.restore(ctx)
+	if err != nil {
+		if derr := p.r.store.DropPartition(p.id); derr != nil {
+			return pos, 0, fmt.Errorf("partition %d: drop a partial restore: %w", p.id, derr)
 		}
+		return pos, 0, err
+	}
+	if ok {
+		publishFrom = 0
+		if groupOffset > rpos.Offset {
+			publishFrom = groupOffset
+		}
+		log.Info().Int("records", n).Int64("offset", rpos.Offset).Int64("group_offset", groupOffset).
+			Msg("partition state restored from the changelog")
+		return rpos, publishFrom, nil
 	}
 	first, _, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
 	if err != nil {
@@ -64,9 +85,8 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 	}
 	pos = state.Position{Offset: first[int(p.id)]}
 	if groupOffset > pos.Offset {
-		p.r.log.Warn().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).
-			Int64("from", pos.Offset).Int64("group_offset", groupOffset).
-			Msg("no local state for partition: rebuilding from its first offset, publishing from the group's offset on")
+		log.Warn().Int64("from", pos.Offset).Int64("group_offset", groupOffset).Int("changelog_records", n).
+			Msg("no state for partition, locally or in the changelog: rebuilding from its first offset, publishing from the group's offset on")
 		return pos, groupOffset, nil
 	}
 	return pos, 0, nil
@@ -106,6 +126,18 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 	} else {
 		p.rebuilding.Store(true)
 	}
+	defer func() {
+		// The last position reaches the changelog too, so that the next
+		// owner restores it rather than the one before.
+		if len(p.posChange) == 0 {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := r.publish(cctx, p.posChange); err != nil {
+			log.Warn().Err(err).Msg("last position not written to the changelog (the next owner re-reads a batch)")
+		}
+	}()
 	if gen != nil {
 		// However the loop ends, the group learns where this instance got
 		// to; never below publishFrom during a rebuild (the records below
@@ -216,11 +248,23 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 	}
 	b := r.store.NewBatch()
 	delta, sweep, err := w.write(b, p.id, p.dec.sweep, sweepMax)
-	if err == nil {
-		err = b.Commit()
-	}
 	if err != nil {
 		b.Close()
+		return pos, err
+	}
+	// The decisions go to the changelog first (with the previous batch's
+	// position): an instance that takes the partition over restores them.
+	changes, err := p.changelog(b)
+	if err != nil {
+		b.Close()
+		return pos, err
+	}
+	if err := r.publish(ctx, changes); err != nil {
+		b.Close()
+		return pos, fmt.Errorf("%w: changelog: %v", errStopped, err)
+	}
+	p.posChange = nil
+	if err := b.Commit(); err != nil {
 		return pos, fmt.Errorf("partition %d: commit the decisions of offsets %d..%d: %w", p.id, recs[0].Offset, w.next-1, err)
 	}
 	p.dec.sweep = sweep
@@ -240,10 +284,98 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 	next := state.Position{Offset: w.next, HWM: w.hwm}
 	bp := r.store.NewBatch()
 	bp.PutPosition(p.id, next)
+	// The position reaches the changelog with the next batch's decisions
+	// (or when the worker stops).
+	if p.posChange, err = p.changelog(bp); err != nil {
+		bp.Close()
+		return pos, err
+	}
 	if err := bp.CommitNoSync(); err != nil {
 		return pos, fmt.Errorf("partition %d: commit position %d: %w", p.id, next.Offset, err)
 	}
 	return next, nil
+}
+
+// changelog returns the changelog records of a batch's operations, after
+// the pending position record if any. Their bytes are copies.
+func (p *partition) changelog(b *state.Batch) ([]kafka.Message, error) {
+	msgs := append([]kafka.Message(nil), p.posChange...)
+	err := b.Each(func(part int32, key, value []byte) error {
+		m := kafka.Message{Topic: p.r.cfg.ChangelogTopic, Key: append([]byte(nil), key...)}
+		if value != nil {
+			m.Value = append([]byte(nil), value...)
+		}
+		msgs = append(msgs, m)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition %d: changelog: %w", p.id, err)
+	}
+	return msgs, nil
+}
+
+// restore rebuilds the partition's state from its changelog partition, the
+// position last, and returns the restored position (false when the
+// changelog holds none) and how many records it applied. The partition's
+// local state must be empty.
+func (p *partition) restore(ctx context.Context) (state.Position, bool, int, error) {
+	r := p.r
+	topic := r.cfg.ChangelogTopic
+	first, end, err := r.kafka.offsets(ctx, topic, []int{int(p.id)})
+	if err != nil {
+		return state.Position{}, false, 0, err
+	}
+	off, stop := first[int(p.id)], end[int(p.id)]
+	posKey := state.PositionKey(p.id)
+	var posValue []byte
+	var recs []record
+	n := 0
+	for off < stop {
+		res, err := r.kafka.fetch(ctx, topic, int(p.id), off, r.cfg.MaxBatch, recs, true)
+		recs = res.records
+		if err != nil {
+			return state.Position{}, false, n, fmt.Errorf("changelog %s partition %d offset %d: %w", topic, p.id, off, err)
+		}
+		if len(recs) == 0 {
+			if res.skipTo <= off {
+				break // nothing more to read below the end
+			}
+			off = res.skipTo
+			continue
+		}
+		b := r.store.NewBatch()
+		for i := range recs {
+			if bytes.Equal(recs[i].Key, posKey) {
+				posValue = recs[i].Value
+				continue
+			}
+			if err := b.Restore(p.id, recs[i].Key, recs[i].Value); err != nil {
+				b.Close()
+				return state.Position{}, false, n, err
+			}
+		}
+		if err := b.CommitNoSync(); err != nil {
+			return state.Position{}, false, n, fmt.Errorf("partition %d: restore: %w", p.id, err)
+		}
+		n += len(recs)
+		off = recs[len(recs)-1].Offset + 1
+	}
+	// The position last, synced: a partition restored halfway has none.
+	b := r.store.NewBatch()
+	if posValue != nil {
+		if err := b.Restore(p.id, posKey, posValue); err != nil {
+			b.Close()
+			return state.Position{}, false, n, err
+		}
+	}
+	if err := b.Commit(); err != nil {
+		return state.Position{}, false, n, fmt.Errorf("partition %d: restore: %w", p.id, err)
+	}
+	pos, ok, err := r.store.Position(p.id)
+	if err != nil {
+		return state.Position{}, false, n, fmt.Errorf("partition %d: restored position: %w", p.id, err)
+	}
+	return pos, ok, n, nil
 }
 
 // outOfRange handles a stored offset the partition no longer has: beyond its

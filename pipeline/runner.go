@@ -71,7 +71,7 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 	r.kafka = newBroker(&r.cfg, conns.transport)
 	r.writer = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
-		Balancer:     &kafka.Murmur2Balancer{},
+		Balancer:     &balancer{changelog: cfg.ChangelogTopic},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    256,
 		// Kafka rejects a produce batch over message.max.bytes (~1 MB by

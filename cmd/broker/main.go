@@ -4,8 +4,8 @@
 //
 //	broker --addr 127.0.0.1:9092 --data-dir ./data/broker --partitions 8
 //
-// It creates the four topics (attempts and verdicts with --partitions,
-// settings and DLQ with one) and serves until SIGINT or SIGTERM.
+// It creates the topics (attempts, verdicts and the default group's state
+// changelog with --partitions, settings and DLQ with one) and serves until SIGINT or SIGTERM.
 package main
 
 import (
@@ -45,6 +45,7 @@ func main() {
 		{pipeline.DefaultSettingsTopic, 1, map[string]string{"cleanup.policy": "compact"}},
 		{pipeline.DefaultVerdictsTopic, *parts, nil},
 		{pipeline.DefaultDLQTopic, 1, nil},
+		{pipeline.DefaultGroupID + "-state-changelog", *parts, map[string]string{"cleanup.policy": "compact"}},
 	} {
 		if err := c.CreateTopic(t.name, int32(t.n), t.cfg); err != nil && !topicExists(c, t.name) {
 			fmt.Fprintf(os.Stderr, "broker: create topic %s: %v\n", t.name, err)

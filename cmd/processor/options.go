@@ -43,6 +43,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		settings  = fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic (compacted)")
 		verdicts  = fs.String("verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
 		dlq       = fs.String("dlq-topic", pipeline.DefaultDLQTopic, "dead-letter topic")
+		changelog = fs.String("changelog-topic", "", "compacted topic with a copy of the state, one partition per attempts partition (default <group-id>-state-changelog)")
 		httpAddr  = fs.String("http-addr", "127.0.0.1:8080", "health, metrics and query API")
 		session   = fs.Duration("session-timeout", 10*time.Second, "consumer-group session timeout: how soon a dead instance's partitions move")
 		logLevel  = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
@@ -125,6 +126,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 		SettingsTopic:    *settings,
 		VerdictsTopic:    *verdicts,
 		DLQTopic:         *dlq,
+		ChangelogTopic:   *changelog,
 		SessionTimeout:   *session,
 		CreateTopics:     *create || len(o.brokers) == 0,
 		Partitions:       *parts,
