@@ -163,6 +163,20 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		d.r.metrics.duplicates.Inc()
 		log.Debug().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
 			Str("attempt_id", in.ID).Msg("duplicate attempt; stored verdict re-emitted")
+		if _, inBatch := w.verdicts[in.ID]; !inBatch {
+			// Written again, unchanged, with the contact's history: the
+			// batch read again may be one whose changelog records were
+			// never acknowledged, and the changelog must end up with them.
+			w.verdicts[in.ID] = append([]byte(nil), stored...)
+			w.expiry[in.ID] = v.DecidedAt + max(v.WindowSeconds*1000, d.r.cfg.VerdictRetention.Milliseconds())
+			if v.Outcome != events.Rejected {
+				h, herr := d.history(w, v.BotID, v.ContactID, t)
+				if herr != nil {
+					return herr
+				}
+				h.dirty = true
+			}
+		}
 		if publish {
 			d.emit(out, rec, &v)
 			if err != nil {

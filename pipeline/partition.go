@@ -252,21 +252,28 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 		b.Close()
 		return pos, err
 	}
-	// The decisions go to the changelog first (with the previous batch's
-	// position): an instance that takes the partition over restores them.
+	// The decisions go to the changelog (with the previous batch's
+	// position), so that an instance taking the partition over restores
+	// them, while they are committed locally: both before any verdict is
+	// published. A batch whose changelog records are not acknowledged is
+	// read again, and its attempts, found in the store, are written (and
+	// sent) again.
 	changes, err := p.changelog(b)
 	if err != nil {
 		b.Close()
 		return pos, err
 	}
-	if err := r.publish(ctx, changes); err != nil {
-		b.Close()
-		return pos, fmt.Errorf("%w: changelog: %v", errStopped, err)
-	}
-	p.posChange = nil
-	if err := b.Commit(); err != nil {
+	commitErr := make(chan error, 1)
+	go func() { commitErr <- b.Commit() }()
+	perr := r.publish(ctx, changes)
+	if err := <-commitErr; err != nil {
 		return pos, fmt.Errorf("partition %d: commit the decisions of offsets %d..%d: %w", p.id, recs[0].Offset, w.next-1, err)
 	}
+	if perr != nil {
+		p.dec.committed(w)
+		return pos, fmt.Errorf("%w: changelog: %v", errStopped, perr)
+	}
+	p.posChange = nil
 	p.dec.sweep = sweep
 	r.addStateKeys(delta)
 	p.dec.committed(w)
