@@ -3,12 +3,15 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
@@ -144,6 +147,53 @@ func TestTakeoverRestoresDecisionsFromTheChangelog(t *testing.T) {
 	// newest (t0+3s) leaves the window.
 	if v := e.verdict("att-6"); v.Outcome != events.Blocked || v.Used != 5 || v.RetryAt != ms(t0.Add(3*time.Second).Add(day)) {
 		t.Fatalf("att-6: %+v", v)
+	}
+	b.stop(t)
+}
+
+// A batch whose changelog records are refused is committed locally, read
+// again and its records sent again: an instance that takes over afterwards
+// restores every decision.
+func TestChangelogRepairedAfterRefusal(t *testing.T) {
+	e := newEnv(t, 1)
+	e.settings("bot1", limit(1, 2, day, quota.ScopeContact))
+	var down atomic.Bool
+	var refused atomic.Int64
+	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			if tp.Topic == changelogTopic {
+				refused.Add(1)
+				return nil, errors.New("changelog unavailable"), true
+			}
+		}
+		return nil, nil, false
+	})
+	a := e.instanceWith(t.TempDir(), func(c *pipeline.Config) { c.ShutdownTimeout = 300 * time.Millisecond })
+	e.waitFor("A ready", a.r.Ready)
+	down.Store(true)
+	t0 := base()
+	e.attempt("a1", "bot1", "c1", "ana", t0)
+	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Second))
+	// kafka-go tries a write three times, then gives up; refusals go on
+	// only because the batch, read again, sends its decisions (found in the
+	// store) again.
+	e.waitFor("the decisions sent again and again", func() bool { return refused.Load() >= 12 })
+	if e.verdictCount("a1") != 0 {
+		t.Fatal("a verdict was published before its decision reached the changelog")
+	}
+	down.Store(false)
+	e.verdict("a2")
+	a.stop(t)
+
+	b := e.instance(t.TempDir())
+	e.waitFor("B ready", b.r.Ready)
+	e.attempt("a3", "bot1", "c1", "ana", t0.Add(2*time.Second))
+	if v := e.verdict("a3"); v.Outcome != events.Blocked || v.Used != 2 {
+		t.Fatalf("a3 after the takeover: %+v (decisions missing from the changelog?)", v)
 	}
 	b.stop(t)
 }
