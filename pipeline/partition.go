@@ -22,8 +22,9 @@ type partition struct {
 	id  int32
 	dec decider
 
-	// rebuilding is set while records whose verdicts were published by
-	// another instance are re-read to rebuild the state.
+	// rebuilding is set until the partition's state is loaded or restored
+	// and, in a rebuild, the records whose verdicts were already published
+	// are read again.
 	rebuilding atomic.Bool
 	// sweepDebt is how many entries the expiry sweep owes: two per record.
 	sweepDebt int
@@ -34,6 +35,7 @@ type partition struct {
 
 func newPartition(r *Runner, id int32, cacheContacts int) *partition {
 	p := &partition{r: r, id: id}
+	p.rebuilding.Store(true) // until its state is loaded or restored
 	p.dec = decider{r: r, partition: id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(cacheContacts)}
 	return p
 }
@@ -122,9 +124,8 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 	}
 	log.Info().Int64("offset", pos.Offset).Int64("hwm", pos.HWM).Int("attempt_ids", p.dec.filter.n).Msg("partition assigned")
 	if pos.Offset >= publishFrom {
+		p.rebuilding.Store(false)
 		restored()
-	} else {
-		p.rebuilding.Store(true)
 	}
 	defer func() {
 		// The last position reaches the changelog too, so that the next

@@ -282,6 +282,15 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 		parts[int32(a.ID)] = newPartition(r, int32(a.ID), max(r.cfg.CacheContacts/max(len(assigned), 1), 1024))
 	}
 	all, err := r.kafka.partitions(ctx, r.cfg.AttemptsTopic)
+	if err == nil {
+		// Partitions added to the attempts topic need their changelog
+		// partitions first: a record routed elsewhere would be lost to a
+		// restore.
+		if cl, cerr := r.kafka.partitions(ctx, r.cfg.ChangelogTopic); cerr == nil && len(cl) < len(all) {
+			cancel(fmt.Errorf("pipeline: changelog-topic: %q has %d partitions, the attempts topic now %d: add partitions to the changelog topic (same count), then restart", r.cfg.ChangelogTopic, len(cl), len(all)))
+			return
+		}
+	}
 	r.mu.Lock()
 	r.parts = parts
 	if err == nil {
