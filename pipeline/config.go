@@ -134,7 +134,10 @@ func (c *Config) EnsureDefaults() {
 		c.CacheContacts = 1 << 16
 	}
 	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 6 * time.Second
+		// Well inside the session timeout: a worker still finishing its
+		// batch when the group moves its partition would write after the
+		// next owner restored it.
+		c.ShutdownTimeout = min(6*time.Second, c.SessionTimeout/2)
 	}
 	if c.now == nil {
 		c.now = time.Now

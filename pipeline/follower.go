@@ -131,6 +131,9 @@ func (f *follower) follow(ctx context.Context, p int) error {
 			// Nothing new (or only offsets compaction removed): the
 			// partition is caught up to here.
 			off = max(off, res.skipTo)
+			if res.sawEarlier && res.skipTo <= off {
+				off++ // a batch whose tail compaction removed
+			}
 			f.advance(p, off)
 			continue
 		}

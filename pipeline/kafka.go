@@ -191,6 +191,9 @@ type fetchResult struct {
 	// skipTo, when no record was returned, is where to continue: past
 	// offsets that no longer exist (compaction, control records).
 	skipTo int64
+	// sawEarlier says records before the offset came back (and none at or
+	// after it).
+	sawEarlier bool
 }
 
 // fetch reads up to max records of topic/partition from offset on, waiting up
@@ -234,6 +237,7 @@ func (b *broker) fetch(ctx context.Context, topic string, partition int, offset 
 		}
 		res.records = append(res.records, rec)
 	}
+	res.sawEarlier = len(res.records) == 0 && lastSeen >= 0 && lastSeen < offset
 	if len(res.records) == 0 {
 		switch {
 		case lastSeen >= offset:

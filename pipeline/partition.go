@@ -51,7 +51,18 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 		return pos, 0, fmt.Errorf("partition %d: load position: %w", p.id, err)
 	}
 	if ok && groupOffset <= pos.Offset {
-		return pos, 0, nil
+		// Fresh unless another instance wrote the changelog since this one
+		// last did (a lagging group offset proves nothing).
+		_, end, err := p.r.kafka.offsets(ctx, p.r.cfg.ChangelogTopic, []int{int(p.id)})
+		if err != nil {
+			return pos, 0, err
+		}
+		if end[int(p.id)] <= pos.ChangelogEnd || (pos.ChangelogEnd == 0 && end[int(p.id)] == 0) {
+			return pos, 0, nil
+		}
+		p.r.log.Warn().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).
+			Int64("changelog_end", end[int(p.id)]).Int64("last_written", pos.ChangelogEnd).
+			Msg("the changelog was written by another instance since this one's last write: restoring the partition from it")
 	}
 	log := p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
 	if ok {
@@ -135,8 +146,19 @@ func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset 
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if err := r.publish(cctx, p.posChange); err != nil {
+		if err := r.publishInOrder(cctx, p.posChange); err != nil {
 			log.Warn().Err(err).Msg("last position not written to the changelog (the next owner re-reads a batch)")
+			return
+		}
+		// Remember where the changelog ended after this instance's last
+		// write, for the freshness check of the next assignment.
+		if pos, ok, err := r.store.Position(p.id); err == nil && ok {
+			pos.ChangelogEnd = r.changelogEnd(p.id)
+			b := r.store.NewBatch()
+			b.PutPosition(p.id, pos)
+			if err := b.Commit(); err != nil {
+				log.Warn().Err(err).Msg("storing the changelog end")
+			}
 		}
 	}()
 	if gen != nil {
@@ -266,7 +288,7 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 	}
 	commitErr := make(chan error, 1)
 	go func() { commitErr <- b.Commit() }()
-	perr := r.publish(ctx, changes)
+	perr := r.publishInOrder(ctx, changes)
 	if err := <-commitErr; err != nil {
 		return pos, fmt.Errorf("partition %d: commit the decisions of offsets %d..%d: %w", p.id, recs[0].Offset, w.next-1, err)
 	}
@@ -289,7 +311,7 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 	if out.verdicts > 0 && out.newestMs > 0 {
 		r.metrics.decisionDelay.Observe(max(float64(r.cfg.now().UnixMilli()-out.newestMs)/1000, 0))
 	}
-	next := state.Position{Offset: w.next, HWM: w.hwm}
+	next := state.Position{Offset: w.next, HWM: w.hwm, ChangelogEnd: r.changelogEnd(p.id)}
 	bp := r.store.NewBatch()
 	bp.PutPosition(p.id, next)
 	// The position reaches the changelog with the next batch's decisions
@@ -305,21 +327,34 @@ func (p *partition) process(ctx context.Context, recs []record, pos state.Positi
 }
 
 // changelog returns the changelog records of a batch's operations, after
-// the pending position record if any. Their bytes are copies.
+// the pending position record if any: one record per key, its last
+// operation (a contact swept and written again in one batch is one value).
+// Their bytes are copies.
 func (p *partition) changelog(b *state.Batch) ([]kafka.Message, error) {
 	msgs := append([]kafka.Message(nil), p.posChange...)
+	at := map[string]int{}
 	err := b.Each(func(part int32, key, value []byte) error {
 		m := kafka.Message{Topic: p.r.cfg.ChangelogTopic, Key: append([]byte(nil), key...)}
 		if value != nil {
 			m.Value = append([]byte(nil), value...)
 		}
+		if i, ok := at[string(key)]; ok {
+			msgs[i].Key = nil // superseded
+		}
+		at[string(key)] = len(msgs)
 		msgs = append(msgs, m)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("partition %d: changelog: %w", p.id, err)
 	}
-	return msgs, nil
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m.Key != nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // restore rebuilds the partition's state from its changelog partition, the
@@ -345,10 +380,20 @@ func (p *partition) restore(ctx context.Context) (state.Position, bool, int, err
 			return state.Position{}, false, n, fmt.Errorf("changelog %s partition %d offset %d: %w", topic, p.id, off, err)
 		}
 		if len(recs) == 0 {
-			if res.skipTo <= off {
-				break // nothing more to read below the end
+			switch {
+			case res.skipTo > off:
+				off = res.skipTo
+			case res.sawEarlier:
+				// Only records before off came back: a batch whose tail
+				// compaction removed. Step past it.
+				off++
+			default:
+				// Throttled, or nothing yet: try again; a restore never
+				// stops short of the end (its position would lie).
+				if !sleep(ctx, 50*time.Millisecond) {
+					return state.Position{}, false, n, ctx.Err()
+				}
 			}
-			off = res.skipTo
 			continue
 		}
 		b := r.store.NewBatch()

@@ -42,6 +42,8 @@ type Runner struct {
 	brokerErrAt    atomic.Int64 // unix ns of the last broker error
 	brokerOKAt     atomic.Int64 // unix ns of the last broker success
 	stateKeys      [2]atomic.Int64
+	clMu           sync.Mutex
+	clEnd          map[int32]int64 // changelog partition -> end after our last acknowledged write
 	lastBrokerWarn atomic.Int64
 }
 
@@ -66,6 +68,7 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		metrics:  newMetrics(reg),
 		settings: newSettingsTable(),
 		parts:    map[int32]*partition{},
+		clEnd:    map[int32]int64{},
 	}
 	r.conns = conns
 	r.kafka = newBroker(&r.cfg, conns.transport)
@@ -81,6 +84,7 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,
 		Transport:    conns.transport,
+		Completion:   r.completed,
 	}
 	r.follower = newFollower(r)
 	return r, nil
@@ -343,6 +347,26 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	r.updateReady()
 }
 
+// publishInOrder is publish for records whose order matters (the changelog:
+// a key's deletion must not land after its next value): after any failure
+// it sends all of them again, in order.
+func (r *Runner) publishInOrder(ctx context.Context, msgs []kafka.Message) error {
+	bo := newBackoff()
+	for len(msgs) > 0 {
+		err := r.writer.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil
+		}
+		r.metrics.publishRetries.Inc()
+		r.noteBrokerError(err)
+		r.log.Warn().Err(err).Int("messages", len(msgs)).Dur("retry_in", bo.peek()).Msg("changelog write failed; writing it all again")
+		if !sleep(ctx, bo.next()) {
+			return err
+		}
+	}
+	return nil
+}
+
 // publish writes msgs and waits for their acknowledgement, retrying failed
 // messages with backoff until ctx is done.
 func (r *Runner) publish(ctx context.Context, msgs []kafka.Message) error {
@@ -370,6 +394,28 @@ func (r *Runner) publish(ctx context.Context, msgs []kafka.Message) error {
 		}
 	}
 	return nil
+}
+
+// completed records, for the changelog, the end offset after each
+// acknowledged write (the writer sets the offsets of what it delivered).
+func (r *Runner) completed(msgs []kafka.Message, err error) {
+	if err != nil || len(msgs) == 0 || msgs[0].Topic != r.cfg.ChangelogTopic {
+		return
+	}
+	last := msgs[len(msgs)-1]
+	r.clMu.Lock()
+	if p := int32(last.Partition); last.Offset+1 > r.clEnd[p] {
+		r.clEnd[p] = last.Offset + 1
+	}
+	r.clMu.Unlock()
+}
+
+// changelogEnd is the end offset of changelog partition p after this
+// instance's last acknowledged write to it (0: none yet).
+func (r *Runner) changelogEnd(p int32) int64 {
+	r.clMu.Lock()
+	defer r.clMu.Unlock()
+	return r.clEnd[p]
 }
 
 func (r *Runner) noteBrokerError(err error) {

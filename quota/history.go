@@ -24,6 +24,15 @@ package quota
 // sends piled up while the limit was disabled.
 const MaxPerAgent = MaxMax
 
+// MaxSends bounds a contact's whole history (all agents together): beyond it
+// the oldest send is dropped, whatever its agent. It keeps a history's
+// stored value well under Kafka's 1 MB record limit (ids are up to 256
+// bytes). The newest MaxMax sends of the contact are always kept, so
+// decisions under scope contact stay exact; under scope agent_contact they
+// stay exact unless more than MaxSends sends of other agents were made to
+// the same contact within one window, after the agent's own.
+const MaxSends = 2 * MaxMax
+
 // Record adds an allowed send to a contact's history and returns the new
 // history. sends must be ascending by At; so is the result. A send with At at
 // or after the last one is appended; an earlier one is inserted after every
@@ -44,6 +53,9 @@ func Record(sends []Send, s Send) []Send {
 	sends[i] = s
 	if len(sends) > MaxPerAgent {
 		sends = capAgent(sends, s.Agent)
+	}
+	if n := len(sends) - MaxSends; n > 0 {
+		sends = append(sends[:0], sends[n:]...)
 	}
 	return sends
 }

@@ -231,13 +231,17 @@ func appendVerdictValue(dst []byte, v []byte, expireAt int64) []byte {
 func appendPositionValue(dst []byte, pos Position) []byte {
 	dst = append(dst, valueVersion)
 	dst = binary.AppendVarint(dst, pos.Offset)
-	return binary.AppendVarint(dst, pos.HWM)
+	dst = binary.AppendVarint(dst, pos.HWM)
+	return binary.AppendVarint(dst, pos.ChangelogEnd)
 }
 
 func decodePosition(val []byte) (Position, error) {
 	r := reader{b: val}
 	r.version()
 	pos := Position{Offset: r.varint(), HWM: r.varint()}
+	if r.err == nil && r.off < len(r.b) { // absent in values written before it existed
+		pos.ChangelogEnd = r.varint()
+	}
 	return pos, r.done()
 }
 

@@ -34,6 +34,11 @@ type Position struct {
 	// HWM is the decision-time high-water mark, Unix ms: the latest decision
 	// time of the partition, below which later decision times are raised.
 	HWM int64
+	// ChangelogEnd is the end offset of the partition's changelog after
+	// this instance's last acknowledged write to it (0: unknown). A
+	// changelog that has grown past it was written by another instance
+	// since: the local state is stale.
+	ChangelogEnd int64
 }
 
 // BotSettings is the settings record of one bot.
