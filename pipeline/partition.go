@@ -65,7 +65,7 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 			Msg("the changelog was written by another instance since this one's last write: restoring the partition from it")
 	}
 	log := p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
-	if ok {
+	if ok && groupOffset > pos.Offset {
 		// The group went further than this instance's state: another
 		// instance owned the partition meanwhile. The local state is stale.
 		log.Warn().Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
