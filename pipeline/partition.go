@@ -50,36 +50,44 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 	if err != nil {
 		return pos, 0, fmt.Errorf("partition %d: load position: %w", p.id, err)
 	}
-	if ok && groupOffset <= pos.Offset {
-		// Fresh unless another instance wrote the changelog since this one
-		// last did (a lagging group offset proves nothing).
-		_, end, err := p.r.kafka.offsets(ctx, p.r.cfg.ChangelogTopic, []int{int(p.id)})
-		if err != nil {
-			return pos, 0, err
-		}
-		if end[int(p.id)] <= pos.ChangelogEnd || (pos.ChangelogEnd == 0 && end[int(p.id)] == 0) {
-			return pos, 0, nil
-		}
-		p.r.log.Warn().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).
-			Int64("changelog_end", end[int(p.id)]).Int64("last_written", pos.ChangelogEnd).
-			Msg("the changelog was written by another instance since this one's last write: restoring the partition from it")
-	}
-	log := p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
-	if ok && groupOffset > pos.Offset {
-		// The group went further than this instance's state: another
-		// instance owned the partition meanwhile. The local state is stale.
-		log.Warn().Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
-			Msg("local state is behind the consumer group (another instance owned the partition): restoring it from the changelog")
-	}
-	// No usable state (or a restore cut short): start from nothing, then
-	// restore the changelog.
-	if err := p.r.store.DropPartition(p.id); err != nil {
-		return pos, 0, fmt.Errorf("partition %d: drop local state: %w", p.id, err)
-	}
-	rpos, ok, n, err := p.restore(ctx)
+	first, end, err := p.r.kafka.offsets(ctx, p.r.cfg.ChangelogTopic, []int{int(p.id)})
 	if err != nil {
-		if derr := p.r.store.DropPartition(p.id); derr != nil {
-			return pos, 0, fmt.Errorf("partition %d: drop a partial restore: %w", p.id, derr)
+		return pos, 0, err
+	}
+	clFirst, clEnd := first[int(p.id)], end[int(p.id)]
+	log := p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
+	// Local state is fresh unless another instance wrote the changelog
+	// since this one last did, or the group went further (a lagging group
+	// offset alone proves nothing).
+	if ok && groupOffset <= pos.Offset && (clEnd <= pos.ChangelogEnd || (pos.ChangelogEnd == 0 && clEnd == 0)) {
+		return pos, 0, nil
+	}
+	from := clFirst
+	switch {
+	case ok && pos.ChangelogEnd > 0 && pos.ChangelogEnd >= clFirst && pos.ChangelogEnd <= clEnd:
+		// The local state holds the changelog up to ChangelogEnd: apply
+		// what was written after it (Kafka Streams' restore from a
+		// checkpoint).
+		from = pos.ChangelogEnd
+		log.Warn().Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
+			Int64("changelog_from", from).Int64("changelog_end", clEnd).
+			Msg("the changelog was written after this instance's last write (another owner, or writes not yet recorded): applying the rest of it")
+	default:
+		if ok {
+			log.Warn().Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
+				Msg("local state is stale and cannot be caught up from the changelog: restoring the partition from it whole")
+		}
+		// No usable state (or a restore cut short): start from nothing.
+		if err := p.r.store.DropPartition(p.id); err != nil {
+			return pos, 0, fmt.Errorf("partition %d: drop local state: %w", p.id, err)
+		}
+	}
+	rpos, ok, n, err := p.restore(ctx, from, clEnd)
+	if err != nil {
+		if from == clFirst {
+			if derr := p.r.store.DropPartition(p.id); derr != nil {
+				return pos, 0, fmt.Errorf("partition %d: drop a partial restore: %w", p.id, derr)
+			}
 		}
 		return pos, 0, err
 	}
@@ -92,11 +100,11 @@ func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Pos
 			Msg("partition state restored from the changelog")
 		return rpos, publishFrom, nil
 	}
-	first, _, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
+	afirst, _, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
 	if err != nil {
 		return pos, 0, err
 	}
-	pos = state.Position{Offset: first[int(p.id)]}
+	pos = state.Position{Offset: afirst[int(p.id)]}
 	if groupOffset > pos.Offset {
 		log.Warn().Int64("from", pos.Offset).Int64("group_offset", groupOffset).Int("changelog_records", n).
 			Msg("no state for partition, locally or in the changelog: rebuilding from its first offset, publishing from the group's offset on")
@@ -357,18 +365,15 @@ func (p *partition) changelog(b *state.Batch) ([]kafka.Message, error) {
 	return out, nil
 }
 
-// restore rebuilds the partition's state from its changelog partition, the
-// position last, and returns the restored position (false when the
-// changelog holds none) and how many records it applied. The partition's
-// local state must be empty.
-func (p *partition) restore(ctx context.Context) (state.Position, bool, int, error) {
+// restore applies the partition's changelog from offset from up to stop on
+// top of the local state (empty for a whole restore), the position last and
+// synced, with ChangelogEnd = stop. It returns the position (false when
+// there is none, locally or in the changelog) and how many records it
+// applied.
+func (p *partition) restore(ctx context.Context, from, stop int64) (state.Position, bool, int, error) {
 	r := p.r
 	topic := r.cfg.ChangelogTopic
-	first, end, err := r.kafka.offsets(ctx, topic, []int{int(p.id)})
-	if err != nil {
-		return state.Position{}, false, 0, err
-	}
-	off, stop := first[int(p.id)], end[int(p.id)]
+	off := from
 	posKey := state.PositionKey(p.id)
 	var posValue []byte
 	var recs []record
@@ -413,7 +418,8 @@ func (p *partition) restore(ctx context.Context) (state.Position, bool, int, err
 		n += len(recs)
 		off = recs[len(recs)-1].Offset + 1
 	}
-	// The position last, synced: a partition restored halfway has none.
+	// The position last, synced: a partition restored halfway has none (or
+	// its old one, and is caught up again from the same place).
 	b := r.store.NewBatch()
 	if posValue != nil {
 		if err := b.Restore(p.id, posKey, posValue); err != nil {
@@ -427,6 +433,15 @@ func (p *partition) restore(ctx context.Context) (state.Position, bool, int, err
 	pos, ok, err := r.store.Position(p.id)
 	if err != nil {
 		return state.Position{}, false, n, fmt.Errorf("partition %d: restored position: %w", p.id, err)
+	}
+	if ok {
+		// Everything up to stop is applied.
+		pos.ChangelogEnd = stop
+		b := r.store.NewBatch()
+		b.PutPosition(p.id, pos)
+		if err := b.Commit(); err != nil {
+			return state.Position{}, false, n, fmt.Errorf("partition %d: restored position: %w", p.id, err)
+		}
 	}
 	return pos, ok, n, nil
 }
