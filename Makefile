@@ -28,6 +28,9 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@# Allocation counts mean nothing under -race (those tests skip there):
+	@# they run here without it.
+	$(GO) test -count=1 -run 'Allocs$$' ./quota/ ./events/ ./state/
 
 # A short fuzz run of every target. Go's fuzz coordinator can fail with
 # "context deadline exceeded" without finding anything (golang/go#75804): such
