@@ -2,8 +2,10 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
@@ -251,3 +254,23 @@ func limit(version int64, max int, window time.Duration, scope quota.Scope) quot
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// refuseProduce makes the broker refuse (close the connection on) produce
+// requests to topic while the returned flag is set, counting them.
+func (e *env) refuseProduce(topic string) (down *atomic.Bool, refused *atomic.Int64) {
+	down, refused = new(atomic.Bool), new(atomic.Int64)
+	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		if !down.Load() {
+			return nil, nil, false
+		}
+		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
+			if tp.Topic == topic {
+				refused.Add(1)
+				return nil, errors.New(topic + " unavailable"), true
+			}
+		}
+		return nil, nil, false
+	})
+	return down, refused
+}

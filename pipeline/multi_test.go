@@ -3,15 +3,12 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
@@ -157,21 +154,7 @@ func TestTakeoverRestoresDecisionsFromTheChangelog(t *testing.T) {
 func TestChangelogRepairedAfterRefusal(t *testing.T) {
 	e := newEnv(t, 1)
 	e.settings("bot1", limit(1, 2, day, quota.ScopeContact))
-	var down atomic.Bool
-	var refused atomic.Int64
-	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.cluster.KeepControl()
-		if !down.Load() {
-			return nil, nil, false
-		}
-		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-			if tp.Topic == changelogTopic {
-				refused.Add(1)
-				return nil, errors.New("changelog unavailable"), true
-			}
-		}
-		return nil, nil, false
-	})
+	down, refused := e.refuseProduce(changelogTopic)
 	a := e.instanceWith(t.TempDir(), func(c *pipeline.Config) { c.ShutdownTimeout = 300 * time.Millisecond })
 	e.waitFor("A ready", a.r.Ready)
 	down.Store(true)

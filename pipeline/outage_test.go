@@ -3,14 +3,11 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
@@ -25,21 +22,7 @@ func TestBrokerOutageLosesNothing(t *testing.T) {
 	e.start()
 	defer e.stop()
 
-	var down atomic.Bool
-	var refused atomic.Int64
-	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.cluster.KeepControl()
-		if !down.Load() {
-			return nil, nil, false
-		}
-		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-			if tp.Topic == verdictsTopic {
-				refused.Add(1)
-				return nil, errors.New("verdicts unavailable"), true
-			}
-		}
-		return nil, nil, false
-	})
+	down, refused := e.refuseProduce(verdictsTopic)
 	down.Store(true)
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
