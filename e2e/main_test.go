@@ -77,7 +77,7 @@ func newCluster(t *testing.T, partitions int32) *cluster {
 func connect(t *testing.T, addr string) *cluster {
 	k := &cluster{t: t, addr: addr, verdicts: map[string][][]byte{}}
 	var err error
-	k.cl, err = kgo.NewClient(kgo.SeedBrokers(k.addr), kgo.ConsumeTopics(verdictsTopic),
+	k.cl, err = kgo.NewClient(kgo.SeedBrokers(k.addr), kgo.ConsumeTopics(verdictsTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(time.Millisecond),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	if err != nil {

@@ -106,7 +106,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "single-machine development mode") {
 		t.Fatalf("no development-mode line in the log:\n%s", p.stderr.String())
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(verdictsTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(verdictsTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,8 @@ func benchDecideCommit(b *testing.B, parts int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			part := newPartition(r, int32(p), 1<<18)
+			part := newPartition(r, int32(p), nil, 1<<18)
+			part.dec = decider{r: r, partition: int32(p), topic: r.cfg.AttemptsTopic, cache: newHistoryCache(1 << 18)}
 			pos := state.Position{}
 			for _, recs := range inputs[p] {
 				w, out, err := part.dec.decideBatch(recs, pos, 0, time.Now().UnixMilli())
@@ -76,7 +77,7 @@ func benchDecideCommit(b *testing.B, parts int) {
 					b.Error(err)
 					return
 				}
-				if err := bt.Commit(); err != nil {
+				if err := bt.CommitNoSync(); err != nil {
 					b.Error(err)
 					return
 				}

@@ -57,13 +57,16 @@ type Config struct {
 	// that sweeping keeps pace with writing (each record adds at most two new
 	// entries), in steps of at least this many. Default 1024.
 	ExpirePerBatch int
-	// GroupCommitInterval is how often offsets are also committed to the
-	// consumer group (for lag tools; Pebble holds the authoritative ones).
-	// Default 1s.
-	GroupCommitInterval time.Duration
 	// CacheContacts bounds the contacts whose committed histories are kept
 	// in memory, over all owned partitions. Default 65,536 (~15 MiB).
 	CacheContacts int
+	// TransactionTimeout is the transaction.timeout.ms of the partitions'
+	// transactional producers: how long the broker lets a transaction of a
+	// stalled instance stay open (holding back read_committed readers of the
+	// partitions it wrote) before aborting it, when no new owner fences it
+	// sooner. At most the brokers' transaction.max.timeout.ms (15 min by
+	// default). Default 10s, as Kafka Streams.
+	TransactionTimeout time.Duration
 	// ShutdownTimeout bounds finishing the batch in hand on shutdown.
 	// Default 6s (the contract allows 10 s from SIGTERM to exit).
 	ShutdownTimeout time.Duration
@@ -127,11 +130,11 @@ func (c *Config) EnsureDefaults() {
 	if c.ExpirePerBatch == 0 {
 		c.ExpirePerBatch = 1024
 	}
-	if c.GroupCommitInterval == 0 {
-		c.GroupCommitInterval = time.Second
-	}
 	if c.CacheContacts == 0 {
 		c.CacheContacts = 1 << 16
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = 10 * time.Second
 	}
 	if c.ShutdownTimeout == 0 {
 		// Well inside the session timeout: a worker still finishing its
@@ -182,6 +185,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pipeline: fetch-max-wait: must be positive, got %s", c.FetchMaxWait)
 	case c.VerdictRetention < time.Minute:
 		return fmt.Errorf("pipeline: verdict-retention: must be at least 1m, got %s", c.VerdictRetention)
+	case c.TransactionTimeout < time.Second || c.TransactionTimeout > 15*time.Minute:
+		return fmt.Errorf("pipeline: transaction-timeout: must be 1s..15m, got %s", c.TransactionTimeout)
 	}
 	if _, err := c.TLS.Config(); err != nil {
 		return err

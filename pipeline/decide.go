@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"strconv"
@@ -34,15 +33,12 @@ type work struct {
 	hist     map[contactKey]*history
 	verdicts map[string][]byte // attempt id -> binary verdict
 	expiry   map[string]int64  // attempt id -> idempotency record expiry
-	// rewritten marks the idempotency records written again unchanged.
-	rewritten map[string]bool
-	hwm       int64
-	next      int64 // offset after the batch
+	hwm      int64
+	next     int64 // offset after the batch
 }
 
 func newWork() *work {
-	return &work{hist: map[contactKey]*history{}, verdicts: map[string][]byte{}, expiry: map[string]int64{},
-		rewritten: map[string]bool{}}
+	return &work{hist: map[contactKey]*history{}, verdicts: map[string][]byte{}, expiry: map[string]int64{}}
 }
 
 // output is what a batch publishes.
@@ -146,10 +142,6 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 			h.dirty = true
 			d.r.metrics.failedReleased.WithLabelValues("released").Inc()
 		} else {
-			// Written again all the same: this may be a batch read again
-			// whose changelog records were lost, and the changelog must
-			// get the history without the released send.
-			h.dirty = true
 			d.r.metrics.failedReleased.WithLabelValues("unknown").Inc()
 			log.Debug().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
 				Str("attempt_id", in.AttemptID).Msg("send-failed for an attempt with no counted send; ignored")
@@ -170,21 +162,6 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		d.r.metrics.duplicates.Inc()
 		log.Debug().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
 			Str("attempt_id", in.ID).Msg("duplicate attempt; stored verdict re-emitted")
-		if _, inBatch := w.verdicts[in.ID]; !inBatch {
-			// Written again, unchanged, with the contact's history: the
-			// batch read again may be one whose changelog records were
-			// never acknowledged, and the changelog must end up with them.
-			w.verdicts[in.ID] = append([]byte(nil), stored...)
-			w.expiry[in.ID] = v.DecidedAt + max(v.WindowSeconds*1000, d.r.cfg.VerdictRetention.Milliseconds())
-			w.rewritten[in.ID] = true
-			if v.Outcome != events.Rejected {
-				h, herr := d.history(w, v.BotID, v.ContactID, t)
-				if herr != nil {
-					return herr
-				}
-				h.dirty = true
-			}
-		}
 		if publish {
 			d.emit(out, rec, &v)
 			if err != nil {
@@ -438,13 +415,9 @@ func (w *work) write(b *state.Batch, p int32, cursor []byte, sweepMax int) (delt
 	}
 	for id, v := range w.verdicts {
 		b.PutVerdict(p, id, v, w.expiry[id])
-		if !w.rewritten[id] {
-			delta.verdicts++
-		}
+		delta.verdicts++
 	}
 	return delta, next, nil
 }
 
 type stateDelta struct{ histories, verdicts int }
-
-var errStopped = errors.New("pipeline: stopped")

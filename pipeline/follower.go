@@ -130,8 +130,8 @@ func (f *follower) follow(ctx context.Context, p int) error {
 		if len(recs) == 0 {
 			// Nothing new (or only offsets compaction removed): the
 			// partition is caught up to here.
-			off = max(off, res.skipTo)
-			if res.sawEarlier && res.skipTo <= off {
+			off = max(off, res.next)
+			if res.sawEarlier {
 				off++ // a batch whose tail compaction removed
 			}
 			f.advance(p, off)
@@ -140,6 +140,11 @@ func (f *follower) follow(ctx context.Context, p int) error {
 		next, err := f.apply(ctx, p, recs)
 		if err != nil {
 			return err
+		}
+		if next > recs[0].Offset && res.next > next {
+			// Transaction markers after the last record.
+			next = res.next
+			f.advance(p, next)
 		}
 		off = next
 		r.metrics.consumed.WithLabelValues(topic).Add(float64(len(recs)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,7 +67,7 @@ func newEnvWith(t *testing.T, partitions int32, brokerOpts []kfake.Opt, clientOp
 	}
 	t.Cleanup(c.Close)
 	e := &env{t: t, cluster: c, addr: c.ListenAddrs()[0], dir: t.TempDir(), verdicts: map[string][][]byte{}}
-	e.cl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.addr), kgo.ConsumeTopics(verdictsTopic, dlqTopic),
+	e.cl, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.addr), kgo.ConsumeTopics(verdictsTopic, dlqTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}, clientOpts...)...) // murmur2 on the key, as Kafka's default
 	if err != nil {
@@ -120,7 +121,7 @@ func (e *env) launch(opts ...runOpt) {
 		e.t.Fatal(err)
 	}
 	cfg := pipeline.Config{Brokers: []string{e.addr}, SessionTimeout: 6 * time.Second, FetchMaxWait: 50 * time.Millisecond,
-		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+		Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(testLogLevel())}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -273,4 +274,13 @@ func (e *env) refuseProduce(topic string) (down *atomic.Bool, refused *atomic.In
 		return nil, nil, false
 	})
 	return down, refused
+}
+
+// testLogLevel is the runners' log level: warn, or SENDGATE_TEST_LOG (e.g.
+// debug) to see more of a failing test.
+func testLogLevel() zerolog.Level {
+	if l, err := zerolog.ParseLevel(os.Getenv("SENDGATE_TEST_LOG")); err == nil && l != zerolog.NoLevel {
+		return l
+	}
+	return zerolog.WarnLevel
 }

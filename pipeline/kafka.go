@@ -2,16 +2,13 @@ package pipeline
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/protocol"
 )
 
 // record is one fetched Kafka record, its key and value copied out of the
@@ -59,14 +56,16 @@ func (b *broker) partitions(ctx context.Context, topic string) ([]int, error) {
 	return nil, fmt.Errorf("metadata of topic %s: %w", topic, kafka.UnknownTopicOrPartition)
 }
 
-// offsets returns the first and the end (next to be written) offset of each
-// partition of topic.
+// offsets returns the first offset and the end of each partition of topic,
+// as a read_committed reader sees it: the last stable offset (the first
+// offset of a transaction still open, or the high watermark).
 func (b *broker) offsets(ctx context.Context, topic string, parts []int) (first, end map[int]int64, err error) {
 	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
 	for _, p := range parts {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 	}
-	resp, err := b.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	resp, err := b.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs},
+		IsolationLevel: kafka.ReadCommitted})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list offsets of topic %s: %w", topic, err)
 	}
@@ -181,109 +180,29 @@ func (b *broker) checkTopics(ctx context.Context) (warnings []string, err error)
 	return warnings, nil
 }
 
-// fetchResult is what one fetch returned.
-type fetchResult struct {
-	records []record
-	// hwm is the partition's high watermark (end offset) at fetch time.
-	hwm int64
-	// logStart is the partition's first offset.
-	logStart int64
-	// skipTo, when no record was returned, is where to continue: past
-	// offsets that no longer exist (compaction, control records).
-	skipTo int64
-	// sawEarlier says records before the offset came back (and none at or
-	// after it).
-	sawEarlier bool
-}
-
-// fetch reads up to max records of topic/partition from offset on, waiting up
-// to FetchMaxWait for the first one. Records before offset (Kafka may return
-// a batch that starts earlier) are skipped. recs is reused.
-//
-// compacted allows skipping to the high watermark when an unthrottled fetch
-// returns nothing below it: offsets that compaction removed (settings topic
-// only; on the attempts topic an empty answer never skips anything).
-func (b *broker) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
-	resp, err := b.client.Fetch(ctx, &kafka.FetchRequest{
-		Topic: topic, Partition: partition, Offset: offset,
-		MinBytes: 1, MaxBytes: int64(b.cfg.FetchMaxBytes), MaxWait: b.cfg.FetchMaxWait,
-	})
+// checkTransactions stops the processor at start when the brokers cannot
+// run Kafka transactions or read committed records: sendgate's guarantees
+// across instances rest on them.
+func (b *broker) checkTransactions(ctx context.Context) error {
+	resp, err := b.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
 	if err != nil {
-		return fetchResult{}, err
+		return fmt.Errorf("api versions: %w", err)
 	}
-	res := fetchResult{records: recs[:0], hwm: resp.HighWatermark, logStart: resp.LogStartOffset}
-	if resp.Error != nil {
-		return res, resp.Error
+	have := map[int]int{}
+	for _, k := range resp.ApiKeys {
+		have[k.ApiKey] = k.MaxVersion
 	}
-	lastSeen := int64(-1)
-	for len(res.records) < maxRecs {
-		r, err := resp.Records.ReadRecord()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return res, fmt.Errorf("read record of topic %s partition %d: %w", topic, partition, err)
-		}
-		lastSeen = max(lastSeen, r.Offset)
-		if r.Offset < offset {
-			continue
-		}
-		rec := record{Offset: r.Offset, TimeMs: r.Time.UnixMilli()}
-		if rec.Key, err = readBytes(r.Key); err != nil {
-			return res, fmt.Errorf("read key of topic %s partition %d offset %d: %w", topic, partition, r.Offset, err)
-		}
-		if rec.Value, err = readBytes(r.Value); err != nil {
-			return res, fmt.Errorf("read value of topic %s partition %d offset %d: %w", topic, partition, r.Offset, err)
-		}
-		res.records = append(res.records, rec)
-	}
-	res.sawEarlier = len(res.records) == 0 && lastSeen >= 0 && lastSeen < offset
-	if len(res.records) == 0 {
-		switch {
-		case lastSeen >= offset:
-			res.skipTo = lastSeen + 1
-		case compacted && lastSeen < 0 && res.hwm > offset && resp.Throttle == 0:
-			res.skipTo = res.hwm
-		default:
-			res.skipTo = offset
+	for _, need := range []struct {
+		key, version int
+		name         string
+	}{
+		{22, 0, "InitProducerID"}, {24, 0, "AddPartitionsToTxn"}, {25, 0, "AddOffsetsToTxn"},
+		{26, 0, "EndTxn"}, {28, 3, "TxnOffsetCommit v3"}, {1, 4, "Fetch v4 (read_committed)"},
+		{0, 3, "Produce v3 (transactional)"},
+	} {
+		if v, ok := have[need.key]; !ok || v < need.version {
+			return &setupError{fmt.Errorf("pipeline: brokers: the Kafka cluster does not support %s: sendgate writes in Kafka transactions and reads committed records (Apache Kafka 2.5 or later, or a compatible broker with transactions enabled)", need.name)}
 		}
 	}
-	return res, nil
-}
-
-// readBytes copies a record's key or value; nil stays nil (a tombstone).
-func readBytes(b protocol.Bytes) ([]byte, error) {
-	if b == nil {
-		return nil, nil
-	}
-	return protocol.ReadAll(b)
-}
-
-// balancer routes a changelog record to the partition named in its state
-// key (the attempts partition it belongs to) and everything else by the
-// murmur2 hash of its key, as Kafka's default partitioner does.
-type balancer struct {
-	changelog string
-	murmur2   kafka.Murmur2Balancer
-}
-
-func (b *balancer) Balance(msg kafka.Message, partitions ...int) int {
-	if msg.Topic == b.changelog && len(msg.Key) >= 5 {
-		p := int(binary.BigEndian.Uint32(msg.Key[1:5]))
-		for _, q := range partitions {
-			if q == p {
-				return p
-			}
-		}
-	}
-	return b.murmur2.Balance(msg, partitions...)
-}
-
-// retryable reports whether a Kafka error is worth retrying as is.
-func retryable(err error) bool {
-	var ke kafka.Error
-	if errors.As(err, &ke) {
-		return ke.Temporary()
-	}
-	return true // network errors, timeouts
+	return nil
 }

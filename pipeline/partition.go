@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,360 +15,327 @@ import (
 	"github.com/sendgate/sendgate/state"
 )
 
-// partition is one owned attempts partition and its worker.
-type partition struct {
-	r   *Runner
-	id  int32
-	dec decider
+// partState is where an owned partition is in its lifecycle. It only moves
+// forward, except that a worker whose transaction failed goes back to
+// partStarting.
+type partState int32
 
-	// rebuilding is set until the partition's state is loaded or restored
-	// and, in a rebuild, the records whose verdicts were already published
-	// are read again.
-	rebuilding atomic.Bool
-	// sweepDebt is how many entries the expiry sweep owes: two per record.
-	sweepDebt int
-	// posChange is the changelog record of the last committed position,
-	// sent with the next batch's decisions.
-	posChange []kafka.Message
+const (
+	// partStarting: fencing the partition's earlier producers and
+	// planning the resume (planResume).
+	partStarting partState = iota
+	// partRestoring: applying the changelog, whole or its tail.
+	partRestoring
+	// partRebuilding: deciding again records whose verdicts an earlier
+	// owner published, to rebuild the state; nothing is published.
+	partRebuilding
+	// partRunning: deciding and publishing. Only now is the partition
+	// ready and its quota queries answered.
+	partRunning
+	// partStopped: the worker has returned.
+	partStopped
+)
+
+func (s partState) String() string {
+	return [...]string{"starting", "restoring", "rebuilding", "running", "stopped"}[s]
 }
 
-func newPartition(r *Runner, id int32, cacheContacts int) *partition {
-	p := &partition{r: r, id: id}
-	p.rebuilding.Store(true) // until its state is loaded or restored
-	p.dec = decider{r: r, partition: id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(cacheContacts)}
+// partition is one owned attempts partition and its worker.
+type partition struct {
+	r     *Runner
+	id    int32
+	gen   *kafka.Generation // nil in tests that run without a group
+	state atomic.Int32      // partState
+	log   zerolog.Logger
+
+	cacheContacts int
+	dec           decider
+	txn           *txnProducer
+	// pos is the position committed last (locally and in the changelog).
+	pos state.Position
+	// publishFrom is the first offset whose verdicts are published.
+	publishFrom int64
+	// groupAt is the group offset committed last.
+	groupAt int64
+	// sweepDebt is how many entries the expiry sweep owes: two per record.
+	sweepDebt int
+}
+
+func newPartition(r *Runner, id int32, gen *kafka.Generation, cacheContacts int) *partition {
+	p := &partition{r: r, id: id, gen: gen, cacheContacts: cacheContacts,
+		log: r.log.With().Str("topic", r.cfg.AttemptsTopic).Int32("partition", id).Logger()}
+	p.txn = newTxnProducer(r.kafka.client.Transport, r.kafka.client.Addr,
+		transactionalID(r.cfg.GroupID, r.cfg.AttemptsTopic, id), r.cfg.TransactionTimeout)
 	return p
 }
 
-// start finds where to resume: the offset stored in Pebble with the state,
-// or, for a partition this instance has no state for, the partition's first
-// offset with publishing suppressed up to the group's committed offset (the
-// records before it were decided by another instance: re-reading them
-// rebuilds the state without publishing their verdicts again).
-func (p *partition) start(ctx context.Context, groupOffset int64) (pos state.Position, publishFrom int64, err error) {
-	pos, ok, err := p.r.store.Position(p.id)
-	if err != nil {
-		return pos, 0, fmt.Errorf("partition %d: load position: %w", p.id, err)
+func (p *partition) setState(s partState) {
+	if partState(p.state.Swap(int32(s))) != s {
+		p.r.updateReady()
 	}
-	first, end, err := p.r.kafka.offsets(ctx, p.r.cfg.ChangelogTopic, []int{int(p.id)})
-	if err != nil {
-		return pos, 0, err
-	}
-	clFirst, clEnd := first[int(p.id)], end[int(p.id)]
-	log := p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
-	// Local state is fresh unless another instance wrote the changelog
-	// since this one last did, or the group went further (a lagging group
-	// offset alone proves nothing).
-	if ok && groupOffset <= pos.Offset && (clEnd <= pos.ChangelogEnd || (pos.ChangelogEnd == 0 && clEnd == 0)) {
-		return pos, 0, nil
-	}
-	from := clFirst
-	switch {
-	case ok && pos.ChangelogEnd > 0 && pos.ChangelogEnd >= clFirst && pos.ChangelogEnd <= clEnd:
-		// The local state holds the changelog up to ChangelogEnd: apply
-		// what was written after it (Kafka Streams' restore from a
-		// checkpoint).
-		from = pos.ChangelogEnd
-		log.Warn().Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
-			Int64("changelog_from", from).Int64("changelog_end", clEnd).
-			Msg("the changelog was written after this instance's last write (another owner, or writes not yet recorded): applying the rest of it")
-	default:
-		if ok {
-			log.Warn().Int64("stored_offset", pos.Offset).Int64("group_offset", groupOffset).
-				Msg("local state is stale and cannot be caught up from the changelog: restoring the partition from it whole")
-		}
-		// No usable state (or a restore cut short): start from nothing.
-		if err := p.r.store.DropPartition(p.id); err != nil {
-			return pos, 0, fmt.Errorf("partition %d: drop local state: %w", p.id, err)
-		}
-	}
-	rpos, ok, n, err := p.restore(ctx, from, clEnd)
-	if err != nil {
-		if from == clFirst {
-			if derr := p.r.store.DropPartition(p.id); derr != nil {
-				return pos, 0, fmt.Errorf("partition %d: drop a partial restore: %w", p.id, derr)
-			}
-		}
-		return pos, 0, err
-	}
-	if ok {
-		publishFrom = 0
-		if groupOffset > rpos.Offset {
-			publishFrom = groupOffset
-		}
-		log.Info().Int("records", n).Int64("offset", rpos.Offset).Int64("group_offset", groupOffset).
-			Msg("partition state restored from the changelog")
-		return rpos, publishFrom, nil
-	}
-	afirst, _, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
-	if err != nil {
-		return pos, 0, err
-	}
-	pos = state.Position{Offset: afirst[int(p.id)]}
-	if groupOffset > pos.Offset {
-		log.Warn().Int64("from", pos.Offset).Int64("group_offset", groupOffset).Int("changelog_records", n).
-			Msg("no state for partition, locally or in the changelog: rebuilding from its first offset, publishing from the group's offset on")
-		return pos, groupOffset, nil
-	}
-	return pos, 0, nil
 }
 
-// run processes the partition until ctx is done (shutdown or the end of the
-// consumer-group generation). The batch in hand is always finished and
-// committed before it returns. It returns a non-nil error only for a storage
-// failure, which stops the processor.
-func (p *partition) run(ctx context.Context, gen *kafka.Generation, groupOffset int64) error {
-	r, log := p.r, p.r.log.With().Str("topic", p.r.cfg.AttemptsTopic).Int32("partition", p.id).Logger()
-	restored := sync.OnceFunc(func() { r.restoring.Add(-1); r.updateReady() })
-	defer restored()
-	var pos state.Position
-	var publishFrom int64
-	for {
-		var err error
-		pos, publishFrom, err = p.start(ctx, groupOffset)
+func (p *partition) current() partState { return partState(p.state.Load()) }
+
+// run works on the partition until ctx is done (shutdown or the end of the
+// consumer-group generation). The batch in hand is always finished, and
+// committed or abandoned, before it returns. It returns a non-nil error
+// only for a failure that stops the processor (storage, or a fatal Kafka
+// error such as a refused authorization).
+func (p *partition) run(ctx context.Context, groupOffset int64) error {
+	defer p.setState(partStopped)
+	bo := newBackoff()
+	for ctx.Err() == nil {
+		err := p.start(ctx, groupOffset)
 		if err == nil {
-			break
+			err = p.loop(ctx)
 		}
-		if ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
 			return nil
 		}
-		log.Warn().Err(err).Msg("cannot find the partition's start offset; retrying")
-		r.noteBrokerError(err)
-		if !sleep(ctx, time.Second) {
-			return nil
+		var se *storageError
+		if errors.As(err, &se) {
+			return err
 		}
+		p.r.noteBrokerError(err)
+		switch classOf(err) {
+		case fatal:
+			return err
+		case lost:
+			// Another instance owns the partition now, or this member
+			// lost its generation: nothing of the batch was committed.
+			// If the generation lives on (the fencing came from a
+			// member that is itself about to learn it lost), take the
+			// partition back once that member had time to stop.
+			p.log.Warn().Err(err).Msg("partition fenced by another owner: its batch is dropped, nothing committed")
+			if !sleep(ctx, p.r.cfg.SessionTimeout) {
+				return nil
+			}
+		default:
+			p.log.Warn().Err(err).Dur("retry_in", bo.peek()).Msg("transaction failed: aborted; the batch will be read again")
+			if !sleep(ctx, bo.next()) {
+				return nil
+			}
+		}
+		p.setState(partStarting)
+		groupOffset = max(groupOffset, p.groupAt)
 	}
-	if err := p.dec.loadFilter(); err != nil {
+	return nil
+}
+
+// storageError is a failure of the local store: it stops the processor.
+type storageError struct{ err error }
+
+func (e *storageError) Error() string { return e.err.Error() }
+func (e *storageError) Unwrap() error { return e.err }
+
+func storageErr(format string, args ...any) error {
+	return &storageError{fmt.Errorf(format, args...)}
+}
+
+// start fences the partition's earlier producers, then brings the local
+// state up to date as planResume says and readies the decider.
+func (p *partition) start(ctx context.Context, groupOffset int64) error {
+	r := p.r
+	if err := p.txn.init(ctx); err != nil {
 		return err
 	}
-	log.Info().Int64("offset", pos.Offset).Int64("hwm", pos.HWM).Int("attempt_ids", p.dec.filter.n).Msg("partition assigned")
-	if pos.Offset >= publishFrom {
-		p.rebuilding.Store(false)
-		restored()
+	local, ok, err := r.store.Position(p.id)
+	if err != nil {
+		return storageErr("partition %d: load position: %w", p.id, err)
 	}
-	defer func() {
-		// The last position reaches the changelog too, so that the next
-		// owner restores it rather than the one before.
-		if len(p.posChange) == 0 {
-			return
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		if err := r.publishInOrder(cctx, p.posChange); err != nil {
-			log.Warn().Err(err).Msg("last position not written to the changelog (the next owner re-reads a batch)")
-			return
-		}
-		// Remember where the changelog ended after this instance's last
-		// write, for the freshness check of the next assignment.
-		if pos, ok, err := r.store.Position(p.id); err == nil && ok {
-			pos.ChangelogEnd = r.changelogEnd(p.id)
-			b := r.store.NewBatch()
-			b.PutPosition(p.id, pos)
-			if err := b.Commit(); err != nil {
-				log.Warn().Err(err).Msg("storing the changelog end")
+	first, end, err := r.kafka.offsets(ctx, r.cfg.ChangelogTopic, []int{int(p.id)})
+	if err != nil {
+		return err
+	}
+	in := resumeInput{Local: ok, LocalOffset: local.Offset, LocalChangelog: local.ChangelogEnd, Group: groupOffset,
+		ChangelogStart: first[int(p.id)], ChangelogEnd: end[int(p.id)]}
+	plan := planResume(in)
+	log := p.log.With().Str("plan", plan.Action.String()).Bool("local", in.Local).Int64("local_offset", in.LocalOffset).
+		Int64("local_changelog", in.LocalChangelog).Int64("group_offset", groupOffset).
+		Int64("changelog_start", in.ChangelogStart).Int64("changelog_end", in.ChangelogEnd).Logger()
+	pos := local
+	switch plan.Action {
+	case useLocal:
+		log.Info().Msg("partition assigned: " + plan.Why)
+	case catchUp, restoreWhole:
+		p.setState(partRestoring)
+		if plan.Action == restoreWhole {
+			if err := r.store.DropPartition(p.id); err != nil {
+				return storageErr("partition %d: drop local state: %w", p.id, err)
 			}
 		}
-	}()
-	if gen != nil {
-		// However the loop ends, the group learns where this instance got
-		// to; never below publishFrom during a rebuild (the records below
-		// it had their verdicts published already).
-		defer func() {
-			off := max(pos.Offset, publishFrom)
-			if err := gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): off}}); err != nil {
-				log.Warn().Err(err).Int64("offset", off).Msg("final group offset commit failed (Pebble holds the offset)")
-			}
-		}()
+		t0 := time.Now()
+		var n int
+		pos, ok, n, err = p.restore(ctx, plan.From, in.ChangelogEnd)
+		if err != nil {
+			return err
+		}
+		log.Info().Int("records", n).Dur("took", time.Since(t0)).Int64("offset", pos.Offset).Bool("position_found", ok).
+			Msg("partition " + map[bool]string{true: "caught up", false: "restored"}[plan.Action == catchUp] + " from the changelog: " + plan.Why)
+		if ok {
+			break
+		}
+		log.Warn().Msg("the changelog holds no position: rebuilding from the attempts topic")
+		fallthrough
+	case rebuild:
+		if err := r.store.DropPartition(p.id); err != nil {
+			return storageErr("partition %d: drop local state: %w", p.id, err)
+		}
+		afirst, _, err := r.kafka.offsets(ctx, r.cfg.AttemptsTopic, []int{int(p.id)})
+		if err != nil {
+			return err
+		}
+		pos = state.Position{Offset: afirst[int(p.id)]}
+		if groupOffset > pos.Offset {
+			log.Warn().Int64("from", pos.Offset).Msg("partition assigned: " + plan.Why + ": deciding again from its first offset, publishing from the group's offset on")
+		} else {
+			log.Info().Int64("from", pos.Offset).Msg("partition assigned: " + plan.Why)
+		}
 	}
-	var (
-		recs        []record
-		backoff     = newBackoff()
-		lastGroupAt time.Time
-	)
+	p.pos, p.publishFrom, p.groupAt = pos, publishFrom(pos.Offset, groupOffset), groupOffset
+	// The state may have changed under any earlier decider: a new one.
+	p.dec = decider{r: r, partition: p.id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(p.cacheContacts)}
+	if err := p.dec.loadFilter(); err != nil {
+		return &storageError{err}
+	}
+	if p.pos.Offset < p.publishFrom {
+		p.setState(partRebuilding)
+	} else {
+		p.setState(partRunning)
+	}
+	return nil
+}
+
+// loop fetches, decides and commits batches until ctx is done or a
+// transaction fails.
+func (p *partition) loop(ctx context.Context) error {
+	r := p.r
+	var recs []record
+	bo := newBackoff()
 	for ctx.Err() == nil {
-		res, err := r.kafka.fetch(ctx, r.cfg.AttemptsTopic, int(p.id), pos.Offset, r.cfg.MaxBatch, recs, false)
+		res, err := r.kafka.fetch(ctx, r.cfg.AttemptsTopic, int(p.id), p.pos.Offset, r.cfg.MaxBatch, recs, false)
 		recs = res.records
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if errors.Is(err, kafka.OffsetOutOfRange) {
-				pos = p.outOfRange(ctx, pos, res, log)
+				// The group's offset belongs to the log the position
+				// was for: every record from the new position on is
+				// published.
+				p.pos = p.outOfRange(ctx, p.pos)
+				p.publishFrom = p.pos.Offset
 				continue
 			}
 			r.metrics.fetchErrors.WithLabelValues(r.cfg.AttemptsTopic).Inc()
 			r.noteBrokerError(err)
-			log.Warn().Err(err).Int64("offset", pos.Offset).Dur("retry_in", backoff.peek()).Msg("fetch failed; retrying")
-			if !sleep(ctx, backoff.next()) {
+			p.log.Warn().Err(err).Int64("offset", p.pos.Offset).Dur("retry_in", bo.peek()).Msg("fetch failed; retrying")
+			if !sleep(ctx, bo.next()) {
 				return nil
 			}
 			continue
 		}
 		r.noteBrokerOK()
-		backoff.reset()
-		r.metrics.lag.WithLabelValues(partLabel(p.id)).Set(float64(max(res.hwm-pos.Offset-int64(len(recs)), 0)))
+		bo.reset()
+		r.metrics.lag.WithLabelValues(partLabel(p.id)).Set(float64(max(res.lso-p.pos.Offset-int64(len(recs)), 0)))
 		if len(recs) == 0 {
-			pos.Offset = max(pos.Offset, res.skipTo)
-			continue
-		}
-		fetched := time.Now()
-		// From here on the batch is finished even if ctx ends: a shutdown or
-		// a revoked partition commits what it took.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
-		next, err := p.process(bctx, recs, pos, publishFrom)
-		cancel()
-		if err != nil {
-			if !errors.Is(err, errStopped) {
+			if res.next <= p.pos.Offset && p.groupAt >= p.pos.Offset {
+				continue
+			}
+			// Only transaction markers (or aborted records): the
+			// position moves past them, and so does the group's offset,
+			// so that lag tools see an idle partition at its end.
+			next := p.pos
+			next.Offset = max(p.pos.Offset, res.next)
+			if err := p.commitIdle(ctx, next); err != nil {
 				return err
 			}
-			r.noteBrokerError(err)
-			log.Warn().Err(err).Int64("offset", pos.Offset).Msg("batch not committed; it will be read again")
-			if !sleep(ctx, backoff.next()) {
-				return nil
-			}
 			continue
 		}
-		pos = next
-		if p.rebuilding.Load() && pos.Offset >= publishFrom {
-			p.rebuilding.Store(false)
-			restored()
-			log.Info().Int64("offset", pos.Offset).Msg("partition rebuilt")
+		// From here on the batch is finished even if ctx ends: a shutdown or
+		// a revoked partition commits what it took.
+		fetched := time.Now()
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
+		err = p.process(bctx, recs, res.next)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if p.current() == partRebuilding && p.pos.Offset >= p.publishFrom {
+			p.setState(partRunning)
+			p.log.Info().Int64("offset", p.pos.Offset).Msg("partition rebuilt")
 		}
 		r.metrics.consumed.WithLabelValues(r.cfg.AttemptsTopic).Add(float64(len(recs)))
 		r.metrics.batchSize.Observe(float64(len(recs)))
 		r.metrics.batchLatency.Observe(time.Since(fetched).Seconds())
-		if time.Since(lastGroupAt) >= r.cfg.GroupCommitInterval && gen != nil {
-			lastGroupAt = time.Now()
-			if err := gen.CommitOffsets(map[string]map[int]int64{r.cfg.AttemptsTopic: {int(p.id): max(pos.Offset, publishFrom)}}); err != nil {
-				log.Debug().Err(err).Msg("group offset commit failed (Pebble holds the offset; lag tools may lag)")
-			}
-		}
 	}
 	return nil
 }
 
-// process decides one batch and makes the decisions durable, then
-// publishes its verdicts and dead letters and waits for their
-// acknowledgement, then records the partition's new position.
-//
-// The decisions (histories and idempotency records) are committed, synced,
-// before anything is published: a batch read again (after a failed publish,
-// a crash or a rebalance) finds every attempt's stored verdict and re-emits
-// the same bytes, whatever changed meanwhile (settings, the clock), and a
-// failed send is released once. The position goes last, without fsync:
-// losing it only means reading those records again.
-func (p *partition) process(ctx context.Context, recs []record, pos state.Position, publishFrom int64) (state.Position, error) {
+// commitIdle commits a position with no decisions (records skipped).
+func (p *partition) commitIdle(ctx context.Context, next state.Position) error {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.r.cfg.ShutdownTimeout)
+	defer cancel()
+	b := p.r.store.NewBatch()
+	return p.commit(bctx, b, nil, &work{hist: nil, hwm: next.HWM, next: next.Offset}, nil)
+}
+
+// process decides one batch and commits it (commit.go).
+func (p *partition) process(ctx context.Context, recs []record, fetchNext int64) error {
 	r := p.r
 	// Read-your-settings: every settings change acknowledged before these
 	// records were fetched applies to them.
 	if err := r.follower.catchUp(ctx); err != nil {
-		return pos, fmt.Errorf("%w: settings catch-up: %v", errStopped, err)
+		return txnErr("settings catch-up", err)
 	}
-	w, out, err := p.dec.decideBatch(recs, pos, publishFrom, r.cfg.now().UnixMilli())
+	w, out, err := p.dec.decideBatch(recs, p.pos, p.publishFrom, r.cfg.now().UnixMilli())
 	if err != nil {
-		return pos, err
+		return &storageError{err}
+	}
+	if len(recs) < r.cfg.MaxBatch {
+		// Markers and aborted records after the last one are passed too.
+		w.next = max(w.next, fetchNext)
 	}
 	out.finish()
-
 	// The expiry sweep keeps pace with the writes (each record writes at
 	// most two new entries), in steps of at least ExpirePerBatch entries.
 	p.sweepDebt += 2 * len(recs)
 	sweepMax := 0
 	if p.sweepDebt >= r.cfg.ExpirePerBatch {
-		sweepMax, p.sweepDebt = p.sweepDebt, 0
+		sweepMax = p.sweepDebt
 	}
 	b := r.store.NewBatch()
 	delta, sweep, err := w.write(b, p.id, p.dec.sweep, sweepMax)
 	if err != nil {
 		b.Close()
-		return pos, err
+		return &storageError{err}
 	}
-	// The decisions go to the changelog (with the previous batch's
-	// position), so that an instance taking the partition over restores
-	// them, while they are committed locally: both before any verdict is
-	// published. A batch whose changelog records are not acknowledged is
-	// read again, and its attempts, found in the store, are written (and
-	// sent) again.
-	changes, err := p.changelog(b)
-	if err != nil {
-		b.Close()
-		return pos, err
-	}
-	commitErr := make(chan error, 1)
-	go func() { commitErr <- b.Commit() }()
-	perr := r.publishInOrder(ctx, changes)
-	if err := <-commitErr; err != nil {
-		return pos, fmt.Errorf("partition %d: commit the decisions of offsets %d..%d: %w", p.id, recs[0].Offset, w.next-1, err)
-	}
-	if perr != nil {
-		p.dec.committed(w)
-		return pos, fmt.Errorf("%w: changelog: %v", errStopped, perr)
-	}
-	p.posChange = nil
-	p.dec.sweep = sweep
-	r.addStateKeys(delta)
-	p.dec.committed(w)
-
-	if err := r.publish(ctx, out.msgs); err != nil {
-		// kafka-go may still deliver what it was handed: its bytes must
-		// stay as they are, so the next batch gets a new arena.
+	if err := p.commit(ctx, b, out, w, func() {
+		if sweepMax > 0 {
+			p.sweepDebt = 0
+		}
+		p.dec.sweep = sweep
+		r.addStateKeys(delta)
+	}); err != nil {
+		// The output's bytes may still be referenced by a request in
+		// flight: the next batch gets a new arena.
 		p.dec.out = output{}
-		return pos, fmt.Errorf("%w: publish: %v", errStopped, err)
+		return err
 	}
 	out.count(r.metrics, r.cfg.AttemptsTopic)
 	if out.verdicts > 0 && out.newestMs > 0 {
 		r.metrics.decisionDelay.Observe(max(float64(r.cfg.now().UnixMilli()-out.newestMs)/1000, 0))
 	}
-	next := state.Position{Offset: w.next, HWM: w.hwm, ChangelogEnd: r.changelogEnd(p.id)}
-	bp := r.store.NewBatch()
-	bp.PutPosition(p.id, next)
-	// The position reaches the changelog with the next batch's decisions
-	// (or when the worker stops).
-	if p.posChange, err = p.changelog(bp); err != nil {
-		bp.Close()
-		return pos, err
-	}
-	if err := bp.CommitNoSync(); err != nil {
-		return pos, fmt.Errorf("partition %d: commit position %d: %w", p.id, next.Offset, err)
-	}
-	return next, nil
-}
-
-// changelog returns the changelog records of a batch's operations, after
-// the pending position record if any: one record per key, its last
-// operation (a contact swept and written again in one batch is one value).
-// Their bytes are copies.
-func (p *partition) changelog(b *state.Batch) ([]kafka.Message, error) {
-	msgs := append([]kafka.Message(nil), p.posChange...)
-	at := map[string]int{}
-	err := b.Each(func(part int32, key, value []byte) error {
-		m := kafka.Message{Topic: p.r.cfg.ChangelogTopic, Key: append([]byte(nil), key...)}
-		if value != nil {
-			m.Value = append([]byte(nil), value...)
-		}
-		if i, ok := at[string(key)]; ok {
-			msgs[i].Key = nil // superseded
-		}
-		at[string(key)] = len(msgs)
-		msgs = append(msgs, m)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("partition %d: changelog: %w", p.id, err)
-	}
-	out := msgs[:0]
-	for _, m := range msgs {
-		if m.Key != nil {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	return nil
 }
 
 // restore applies the partition's changelog from offset from up to stop on
-// top of the local state (empty for a whole restore), the position last and
-// synced, with ChangelogEnd = stop. It returns the position (false when
-// there is none, locally or in the changelog) and how many records it
-// applied.
+// top of the local state, then stores the position found in it (the last
+// position record) with ChangelogEnd = stop, in the same local commit as
+// the last records: a restore cut short leaves the old position, from
+// which it is done again. It returns the position (false when the
+// changelog holds none) and how many records it applied.
 func (p *partition) restore(ctx context.Context, from, stop int64) (state.Position, bool, int, error) {
 	r := p.r
 	topic := r.cfg.ChangelogTopic
@@ -378,6 +344,8 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 	var posValue []byte
 	var recs []record
 	n := 0
+	b := r.store.NewBatch()
+	defer func() { b.Close() }()
 	for off < stop {
 		res, err := r.kafka.fetch(ctx, topic, int(p.id), off, r.cfg.MaxBatch, recs, true)
 		recs = res.records
@@ -386,8 +354,8 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 		}
 		if len(recs) == 0 {
 			switch {
-			case res.skipTo > off:
-				off = res.skipTo
+			case res.next > off:
+				off = res.next
 			case res.sawEarlier:
 				// Only records before off came back: a batch whose tail
 				// compaction removed. Step past it.
@@ -401,58 +369,57 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 			}
 			continue
 		}
-		b := r.store.NewBatch()
 		for i := range recs {
+			if recs[i].Offset >= stop {
+				break
+			}
 			if bytes.Equal(recs[i].Key, posKey) {
 				posValue = recs[i].Value
 				continue
 			}
 			if err := b.Restore(p.id, recs[i].Key, recs[i].Value); err != nil {
-				b.Close()
-				return state.Position{}, false, n, err
+				return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
 			}
+			n++
 		}
-		if err := b.CommitNoSync(); err != nil {
-			return state.Position{}, false, n, fmt.Errorf("partition %d: restore: %w", p.id, err)
-		}
-		n += len(recs)
-		off = recs[len(recs)-1].Offset + 1
-	}
-	// The position last, synced: a partition restored halfway has none (or
-	// its old one, and is caught up again from the same place).
-	b := r.store.NewBatch()
-	if posValue != nil {
-		if err := b.Restore(p.id, posKey, posValue); err != nil {
-			b.Close()
-			return state.Position{}, false, n, err
+		off = res.next
+		if b.Len() >= 4*r.cfg.MaxBatch {
+			if err := b.CommitNoSync(); err != nil {
+				return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
+			}
+			b = r.store.NewBatch()
 		}
 	}
-	if err := b.Commit(); err != nil {
-		return state.Position{}, false, n, fmt.Errorf("partition %d: restore: %w", p.id, err)
+	var pos state.Position
+	found := posValue != nil
+	if found {
+		var err error
+		if pos, err = state.DecodePosition(posValue); err != nil {
+			return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
+		}
+	} else if local, ok, err := r.store.Position(p.id); err != nil {
+		return state.Position{}, false, n, storageErr("partition %d: position: %w", p.id, err)
+	} else if ok {
+		pos, found = local, true // a catch-up over records without a position
 	}
-	pos, ok, err := r.store.Position(p.id)
-	if err != nil {
-		return state.Position{}, false, n, fmt.Errorf("partition %d: restored position: %w", p.id, err)
-	}
-	if ok {
+	if found {
 		// Everything up to stop is applied.
 		pos.ChangelogEnd = stop
-		b := r.store.NewBatch()
 		b.PutPosition(p.id, pos)
-		if err := b.Commit(); err != nil {
-			return state.Position{}, false, n, fmt.Errorf("partition %d: restored position: %w", p.id, err)
-		}
 	}
-	return pos, ok, n, nil
+	if err := b.Commit(); err != nil {
+		return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
+	}
+	return pos, found, n, nil
 }
 
 // outOfRange handles a stored offset the partition no longer has: beyond its
 // end (the topic was recreated) or before its start (retention removed
 // records). State is kept either way.
-func (p *partition) outOfRange(ctx context.Context, pos state.Position, res fetchResult, log zerolog.Logger) state.Position {
+func (p *partition) outOfRange(ctx context.Context, pos state.Position) state.Position {
 	first, end, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
 	if err != nil {
-		log.Warn().Err(err).Msg("offset out of range and offsets unavailable; retrying")
+		p.log.Warn().Err(err).Msg("offset out of range and offsets unavailable; retrying")
 		sleep(ctx, time.Second)
 		return pos
 	}
@@ -463,22 +430,22 @@ func (p *partition) outOfRange(ctx context.Context, pos state.Position, res fetc
 		// recreated, or truncated). Every record in it may be new to us:
 		// read it from its start; attempts seen before are answered from
 		// their idempotency records.
-		log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).Int64("log_end", e).
+		p.log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).Int64("log_end", e).
 			Msg("stored offset is beyond the partition's end (topic recreated?): reading the partition from its start, state kept")
 		pos.Offset = f
 	case pos.Offset < f:
-		log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).
+		p.log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).
 			Msg("records before the partition's first offset were deleted by retention: continuing from its start")
 		pos.Offset = f
 	}
 	return pos
 }
 
-// query returns the counted sends of a contact, as committed: every
-// verdict already published was committed before it was published. It
-// returns ErrNotOwned while the partition is being rebuilt.
+// query returns the counted sends of a contact, as committed: the local
+// store holds exactly the decisions whose transactions committed. It
+// returns ErrNotOwned until the partition runs.
 func (p *partition) query(bot, contact string) ([]quota.Send, error) {
-	if p.rebuilding.Load() {
+	if p.current() != partRunning {
 		return nil, ErrNotOwned
 	}
 	return p.r.store.History(p.id, bot, contact, nil)

@@ -17,10 +17,11 @@ import (
 	"github.com/sendgate/sendgate/quota"
 )
 
-// A publish that outlives its deadline is abandoned, and kafka-go may still
-// deliver it; the batch is read again under newer settings. Every verdict of
-// the attempt is the same: the decision was stored before it was published.
-func TestAbandonedPublishReemitsTheSameVerdict(t *testing.T) {
+// A transaction that outlives its deadline (a verdict produce stalled) is
+// aborted, and the batch is read again and decided again, here under newer
+// settings. A read_committed consumer sees exactly one verdict: the aborted
+// one never becomes visible, whatever the stalled request did.
+func TestAbandonedTransactionLeavesOneVerdict(t *testing.T) {
 	e := newEnv(t, 1)
 	e.settings("bot1", limit(1, 1, day, quota.ScopeContact))
 	e.start(func(c *pipeline.Config) { c.ShutdownTimeout = 300 * time.Millisecond })
@@ -38,10 +39,18 @@ func TestAbandonedPublishReemitsTheSameVerdict(t *testing.T) {
 	e.attempt("a1", "bot1", "c1", "ana", base())
 	e.waitFor("the first verdict publish stalled", stalled.Load)
 	e.settings("bot1", limit(2, 5, day, quota.ScopeContact))
-	_, v1 := e.verdictN("a1", 1)
-	_, v2 := e.verdictN("a1", 2)
-	if !bytes.Equal(v1, v2) {
-		t.Fatalf("two different verdicts for a1:\n%s\n%s", v1, v2)
+	v := e.verdict("a1")
+	if v.SettingsVersion != 2 || v.Outcome != events.Allowed {
+		t.Fatalf("a1 decided again after the abort: %+v, want allowed under settings version 2", v)
+	}
+	// A later attempt is decided after a1's verdict: its verdict, once
+	// seen, means a1's partition has nothing else to show.
+	e.attempt("a2", "bot1", "c1", "ana", base().Add(time.Second))
+	if v := e.verdict("a2"); v.Used != 2 {
+		t.Fatalf("a2: %+v, want used 2 (a1 counted once)", v)
+	}
+	if n := e.verdictCount("a1"); n != 1 {
+		t.Fatalf("a1 has %d committed verdicts, want 1", n)
 	}
 }
 

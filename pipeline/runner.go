@@ -32,19 +32,17 @@ type Runner struct {
 	settings *settingsTable
 	follower *follower
 
-	mu             sync.Mutex
-	parts          map[int32]*partition // owned attempts partitions
-	attemptsParts  []int                // every partition of the attempts topic
-	settingsReady  atomic.Bool
-	joined         atomic.Bool
-	restoring      atomic.Int64 // owned partitions whose state is not loaded yet
-	stopping       atomic.Bool
-	brokerErrAt    atomic.Int64 // unix ns of the last broker error
-	brokerOKAt     atomic.Int64 // unix ns of the last broker success
-	stateKeys      [2]atomic.Int64
-	clMu           sync.Mutex
-	clEnd          map[int32]int64 // changelog partition -> end after our last acknowledged write
-	lastBrokerWarn atomic.Int64
+	mu            sync.Mutex
+	parts         map[int32]*partition // owned attempts partitions
+	attemptsParts []int                // every partition of the attempts topic
+	outParts      map[string][]int     // partitions of the verdicts and DLQ topics
+	settingsReady atomic.Bool
+	joined        atomic.Bool
+	stopping      atomic.Bool
+	brokerErrAt   atomic.Int64 // unix ns of the last broker error
+	brokerOKAt    atomic.Int64 // unix ns of the last broker success
+	histories     atomic.Int64 // state keys, for the sendgate_state_keys metric
+	verdictKeys   atomic.Int64
 }
 
 // New returns a Runner over store, registering its metrics with reg. The
@@ -68,13 +66,16 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		metrics:  newMetrics(reg),
 		settings: newSettingsTable(),
 		parts:    map[int32]*partition{},
-		clEnd:    map[int32]int64{},
+		outParts: map[string][]int{},
 	}
 	r.conns = conns
 	r.kafka = newBroker(&r.cfg, conns.transport)
+	// The writer only writes the dead letters of the settings topic (outside
+	// any attempts transaction); everything else goes through the
+	// partitions' transactions.
 	r.writer = &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
-		Balancer:     &balancer{changelog: cfg.ChangelogTopic},
+		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    256,
 		// Kafka rejects a produce batch over message.max.bytes (~1 MB by
@@ -84,7 +85,6 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,
 		Transport:    conns.transport,
-		Completion:   r.completed,
 	}
 	r.follower = newFollower(r)
 	return r, nil
@@ -125,7 +125,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			fcancel()
 			wg.Wait()
-			return fatal(ctx)
+			return stopCause(ctx)
 		}
 		r.noteBrokerError(err)
 		sleep(ctx, time.Second)
@@ -140,10 +140,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.consume(ctx, cancel)
 	fcancel()
 	wg.Wait()
-	return fatal(ctx)
+	return stopCause(ctx)
 }
 
-func fatal(ctx context.Context) error {
+// stopCause is the error that stopped the processor: nil for a shutdown.
+func stopCause(ctx context.Context) error {
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -195,13 +196,12 @@ func (r *Runner) trySetup(ctx context.Context) error {
 	for _, w := range warnings {
 		r.log.Warn().Msg(w)
 	}
-	parts, err := r.kafka.partitions(ctx, r.cfg.AttemptsTopic)
-	if err != nil {
+	if err := r.kafka.checkTransactions(ctx); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	r.attemptsParts = parts
-	r.mu.Unlock()
+	if err := r.loadPartitions(ctx); err != nil {
+		return err
+	}
 	if err := r.follower.init(ctx); err != nil {
 		return err
 	}
@@ -283,26 +283,21 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	r.log.Info().Int32("generation", gen.ID).Interface("partitions", ids).Msg("consumer group generation")
 	parts := make(map[int32]*partition, len(assigned))
 	for _, a := range assigned {
-		parts[int32(a.ID)] = newPartition(r, int32(a.ID), max(r.cfg.CacheContacts/max(len(assigned), 1), 1024))
+		parts[int32(a.ID)] = newPartition(r, int32(a.ID), gen, max(r.cfg.CacheContacts/max(len(assigned), 1), 1024))
 	}
-	all, err := r.kafka.partitions(ctx, r.cfg.AttemptsTopic)
-	if err == nil {
-		// Partitions added to the attempts topic need their changelog
-		// partitions first: a record routed elsewhere would be lost to a
-		// restore.
-		if cl, cerr := r.kafka.partitions(ctx, r.cfg.ChangelogTopic); cerr == nil && len(cl) < len(all) {
-			cancel(fmt.Errorf("pipeline: changelog-topic: %q has %d partitions, the attempts topic now %d: add partitions to the changelog topic (same count), then restart", r.cfg.ChangelogTopic, len(cl), len(all)))
+	// Partitions may have been added to the topics.
+	if err := r.loadPartitions(ctx); err != nil {
+		var se *setupError
+		if errors.As(err, &se) {
+			cancel(se.err)
 			return
 		}
+		r.log.Warn().Err(err).Msg("cannot refresh the topics' partitions; using those read before")
 	}
 	r.mu.Lock()
 	r.parts = parts
-	if err == nil {
-		r.attemptsParts = all // partitions may have been added
-	}
 	r.mu.Unlock()
 	r.metrics.partitionsOwned.Set(float64(len(parts)))
-	r.restoring.Add(int64(len(assigned)))
 	r.joined.Store(true)
 	r.updateReady()
 
@@ -329,8 +324,8 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 			defer wcancel()
 			stop := context.AfterFunc(gctx, wcancel)
 			defer stop()
-			if err := p.run(wctx, gen, offset); err != nil {
-				r.log.Error().Err(err).Int32("partition", p.id).Msg("storage failure: stopping")
+			if err := p.run(wctx, offset); err != nil {
+				r.log.Error().Err(err).Int32("partition", p.id).Msg("stopping the processor")
 				cancel(err)
 			}
 		})
@@ -345,26 +340,6 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	}
 	r.metrics.partitionsOwned.Set(0)
 	r.updateReady()
-}
-
-// publishInOrder is publish for records whose order matters (the changelog:
-// a key's deletion must not land after its next value): after any failure
-// it sends all of them again, in order.
-func (r *Runner) publishInOrder(ctx context.Context, msgs []kafka.Message) error {
-	bo := newBackoff()
-	for len(msgs) > 0 {
-		err := r.writer.WriteMessages(ctx, msgs...)
-		if err == nil {
-			return nil
-		}
-		r.metrics.publishRetries.Inc()
-		r.noteBrokerError(err)
-		r.log.Warn().Err(err).Int("messages", len(msgs)).Dur("retry_in", bo.peek()).Msg("changelog write failed; writing it all again")
-		if !sleep(ctx, bo.next()) {
-			return err
-		}
-	}
-	return nil
 }
 
 // publish writes msgs and waits for their acknowledgement, retrying failed
@@ -396,28 +371,6 @@ func (r *Runner) publish(ctx context.Context, msgs []kafka.Message) error {
 	return nil
 }
 
-// completed records, for the changelog, the end offset after each
-// acknowledged write (the writer sets the offsets of what it delivered).
-func (r *Runner) completed(msgs []kafka.Message, err error) {
-	if err != nil || len(msgs) == 0 || msgs[0].Topic != r.cfg.ChangelogTopic {
-		return
-	}
-	last := msgs[len(msgs)-1]
-	r.clMu.Lock()
-	if p := int32(last.Partition); last.Offset+1 > r.clEnd[p] {
-		r.clEnd[p] = last.Offset + 1
-	}
-	r.clMu.Unlock()
-}
-
-// changelogEnd is the end offset of changelog partition p after this
-// instance's last acknowledged write to it (0: none yet).
-func (r *Runner) changelogEnd(p int32) int64 {
-	r.clMu.Lock()
-	defer r.clMu.Unlock()
-	return r.clEnd[p]
-}
-
 func (r *Runner) noteBrokerError(err error) {
 	r.brokerErrAt.Store(time.Now().UnixNano())
 	r.updateReady()
@@ -429,8 +382,8 @@ func (r *Runner) noteBrokerOK() {
 }
 
 func (r *Runner) addStateKeys(d stateDelta) {
-	h := r.stateKeys[0].Add(int64(d.histories))
-	v := r.stateKeys[1].Add(int64(d.verdicts))
+	h := r.histories.Add(int64(d.histories))
+	v := r.verdictKeys.Add(int64(d.verdicts))
 	r.metrics.stateKeys.WithLabelValues("history").Set(float64(max(h, 0)))
 	r.metrics.stateKeys.WithLabelValues("verdict").Set(float64(max(v, 0)))
 }
@@ -439,8 +392,45 @@ func (r *Runner) addStateKeys(d stateDelta) {
 // a consumer-group generation joined with every owned partition's state
 // loaded, not shutting down, and the broker answering.
 func (r *Runner) Ready() bool {
-	return r.settingsReady.Load() && r.joined.Load() && r.restoring.Load() == 0 && !r.stopping.Load() &&
-		r.brokerOKAt.Load() >= r.brokerErrAt.Load()
+	if !r.settingsReady.Load() || !r.joined.Load() || r.stopping.Load() || r.brokerOKAt.Load() < r.brokerErrAt.Load() {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.parts {
+		if p.current() != partRunning {
+			return false
+		}
+	}
+	return true
+}
+
+// loadPartitions reads the partitions of the attempts topic and of the
+// output topics. Partitions added to the attempts topic need their
+// changelog partitions first: a record routed elsewhere would be lost to a
+// restore.
+func (r *Runner) loadPartitions(ctx context.Context) error {
+	all, err := r.kafka.partitions(ctx, r.cfg.AttemptsTopic)
+	if err != nil {
+		return err
+	}
+	cl, err := r.kafka.partitions(ctx, r.cfg.ChangelogTopic)
+	if err != nil {
+		return err
+	}
+	if len(cl) < len(all) {
+		return &setupError{fmt.Errorf("pipeline: changelog-topic: %q has %d partitions, the attempts topic %d: add partitions to the changelog topic (same count), then restart", r.cfg.ChangelogTopic, len(cl), len(all))}
+	}
+	out := map[string][]int{}
+	for _, t := range []string{r.cfg.VerdictsTopic, r.cfg.DLQTopic} {
+		if out[t], err = r.kafka.partitions(ctx, t); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.attemptsParts, r.outParts = all, out
+	r.mu.Unlock()
+	return nil
 }
 
 func (r *Runner) updateReady() {
@@ -455,10 +445,10 @@ func (r *Runner) updateReady() {
 func (r *Runner) Settings(bot string) quota.Settings { return r.settings.get(bot) }
 
 // Quota evaluates the limit of a contact at time at over the sends counted so
-// far with decision time <= at. It reads the committed state, which holds
-// every decision whose verdict was published (decisions are committed first).
-// It returns ErrNotOwned for a partition this instance does not own or is
-// still rebuilding.
+// far with decision time <= at. It reads the local state, which holds
+// exactly the decisions whose transactions committed. It returns ErrNotOwned
+// for a partition this instance does not own or is still restoring or
+// rebuilding.
 func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
 	s := r.settings.get(bot)
 	r.mu.Lock()

@@ -73,3 +73,13 @@ func (b *Batch) Restore(p int32, key, value []byte) error {
 // restore applies it last, so that a partially restored partition has no
 // position (and is restored again).
 func PositionKey(p int32) []byte { return appendPositionKey(nil, p) }
+
+// DecodePosition decodes the value of a position record, as Each hands it
+// out.
+func DecodePosition(value []byte) (Position, error) {
+	pos, err := decodePosition(value)
+	if err != nil {
+		return Position{}, fmt.Errorf("state: position value %x: %w", value, err)
+	}
+	return pos, nil
+}

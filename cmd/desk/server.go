@@ -148,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2, as the contract requires
 		kgo.ProducerLinger(0),
-		kgo.ConsumeTopics(cfg.VerdictsTopic),
+		kgo.ConsumeTopics(cfg.VerdictsTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(start)),
 		kgo.FetchMaxWait(250*time.Millisecond),
 	)

@@ -1,0 +1,136 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sendgate/sendgate/state"
+)
+
+// commit carries out the commit protocol of one decided batch (see the
+// package documentation):
+//
+//  1. one Kafka transaction holds the batch's changelog records (its state
+//     operations, one record per key, then its position), its verdicts and
+//     dead letters, and the group offset;
+//  2. EndTxn commits it;
+//  3. the local Pebble commit: the same state operations and the position
+//     with the changelog offset it reflects.
+//
+// b holds the batch's state operations; out its verdicts and dead letters
+// (nil: none); w where the batch ends. On error nothing is committed
+// locally and b is closed; the error is classified (classOf). committed runs
+// after the local commit.
+//
+// The local store never holds a decision whose transaction did not commit.
+// A crash between EndTxn and the local commit leaves the changelog ahead of
+// the local state: the next start catches up from it (planResume).
+func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *work, committed func()) error {
+	r := p.r
+	next := state.Position{Offset: w.next, HWM: w.hwm}
+	b.PutPosition(p.id, next)
+	cl, err := p.changelog(b)
+	if err != nil {
+		b.Close()
+		return err
+	}
+	parts := append(make([]txnPart, 0, 4), txnPart{tp: topicPartition{r.cfg.ChangelogTopic, p.id}, msgs: cl})
+	if out != nil {
+		parts = r.route(parts, out.msgs)
+	}
+	groupOffset := max(next.Offset, p.publishFrom) // never back below what was published
+	off := txnOffset{group: r.cfg.GroupID, generation: -1, topic: r.cfg.AttemptsTopic, partition: p.id, offset: groupOffset}
+	if p.gen != nil {
+		off.member, off.generation = p.gen.MemberID, p.gen.ID
+	}
+	bases, err := p.txn.commit(ctx, parts, off, r.cfg.now().UnixMilli())
+	if err != nil {
+		b.Close()
+		if classOf(err) == retryable {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = p.txn.abort(actx) // best effort: the next init aborts it too
+			cancel()
+		}
+		return err
+	}
+	// The commit marker follows the batch's last changelog record: only
+	// this partition's producer writes its changelog partition.
+	next.ChangelogEnd = bases[0] + int64(len(cl)) + 1
+	b.PutPosition(p.id, next)
+	if err := b.CommitNoSync(); err != nil {
+		return storageErr("partition %d: local commit of offsets %d..%d (committed to Kafka; restored at the next start): %w",
+			p.id, p.pos.Offset, next.Offset-1, err)
+	}
+	p.pos, p.groupAt = next, groupOffset
+	p.dec.committed(w)
+	if committed != nil {
+		committed()
+	}
+	return nil
+}
+
+// changelog returns the changelog records of a batch's operations: one
+// record per key, its last operation (a contact swept and written again in
+// one batch is one value). Their bytes are copies.
+func (p *partition) changelog(b *state.Batch) ([]kafka.Message, error) {
+	var msgs []kafka.Message
+	at := map[string]int{}
+	err := b.Each(func(part int32, key, value []byte) error {
+		m := kafka.Message{Key: append([]byte(nil), key...)}
+		if value != nil {
+			m.Value = append([]byte(nil), value...)
+		}
+		if i, ok := at[string(key)]; ok {
+			msgs[i].Key = nil // superseded
+		}
+		at[string(key)] = len(msgs)
+		msgs = append(msgs, m)
+		return nil
+	})
+	if err != nil {
+		return nil, storageErr("partition %d: changelog: %w", p.id, err)
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m.Key != nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// route appends msgs to parts, grouped by topic and partition (by the
+// murmur2 hash of the key, as Kafka's default partitioner), each group in
+// the order of msgs.
+func (r *Runner) route(parts []txnPart, msgs []kafka.Message) []txnPart {
+	var bal kafka.Murmur2Balancer
+	first := len(parts)
+	for i := range msgs {
+		m := &msgs[i]
+		ps := r.topicPartitions(m.Topic)
+		tp := topicPartition{m.Topic, int32(bal.Balance(*m, ps...))}
+		j := first
+		for j < len(parts) && parts[j].tp != tp {
+			j++
+		}
+		if j == len(parts) {
+			parts = append(parts, txnPart{tp: tp})
+		}
+		parts[j].msgs = append(parts[j].msgs, *m)
+	}
+	return parts
+}
+
+// topicPartitions returns the partitions of an output topic (verdicts,
+// dead letters), as last read from the metadata.
+func (r *Runner) topicPartitions(topic string) []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ps := r.outParts[topic]; len(ps) > 0 {
+		return ps
+	}
+	panic(fmt.Sprintf("pipeline: no partitions known for topic %s", topic))
+}

@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
+)
+
+// fetchResult is what one read_committed fetch returned.
+type fetchResult struct {
+	// records are the committed data records at or after the offset asked
+	// for, in offset order: records of aborted transactions and control
+	// records (transaction markers) are left out.
+	records []record
+	// hwm is the partition's high watermark; lso its last stable offset,
+	// the end of what a read_committed reader sees.
+	hwm, lso int64
+	// next is where the following fetch starts: past every batch this one
+	// returned, including aborted and control batches (never below the
+	// offset asked for).
+	next int64
+	// sawEarlier says batches came back but only with records before the
+	// offset asked for (a batch whose tail compaction removed).
+	sawEarlier bool
+	throttled  bool
+}
+
+// fetch reads up to maxRecs committed records of topic/partition from offset
+// on, waiting up to FetchMaxWait for the first one (isolation level
+// read_committed: only what transactions committed, and everything written
+// outside transactions, up to the last stable offset). recs is reused.
+//
+// kafka-go's Fetch does not drop the records of aborted transactions (the
+// broker returns them with the list of aborted transactions, for the
+// client to filter), so sendgate sends the Fetch request itself and filters
+// them as the Java consumer does: a transactional batch of a producer whose
+// aborted transaction began at or before the batch is skipped, up to that
+// producer's abort marker.
+//
+// compacted allows skipping to the last stable offset when an unthrottled
+// fetch returns nothing below it: offsets compaction removed (compacted
+// topics only; on the attempts topic an empty answer never skips anything).
+func (b *broker) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
+	res := fetchResult{records: recs[:0], next: offset}
+	resp, err := b.client.Transport.RoundTrip(ctx, b.client.Addr, &fetchAPI.Request{
+		ReplicaID:      -1,
+		MaxWaitTime:    int32(b.cfg.FetchMaxWait.Milliseconds()),
+		MinBytes:       1,
+		MaxBytes:       int32(b.cfg.FetchMaxBytes),
+		IsolationLevel: int8(kafka.ReadCommitted),
+		SessionID:      -1,
+		SessionEpoch:   -1,
+		Topics: []fetchAPI.RequestTopic{{Topic: topic, Partitions: []fetchAPI.RequestPartition{{
+			Partition: int32(partition), CurrentLeaderEpoch: -1, FetchOffset: offset, LogStartOffset: -1,
+			PartitionMaxBytes: int32(b.cfg.FetchMaxBytes),
+		}}}},
+	})
+	if err != nil {
+		return res, fmt.Errorf("fetch topic %s partition %d offset %d: %w", topic, partition, offset, err)
+	}
+	fr := resp.(*fetchAPI.Response)
+	if fr.ErrorCode != 0 {
+		return res, kafka.Error(fr.ErrorCode)
+	}
+	if len(fr.Topics) == 0 || len(fr.Topics[0].Partitions) == 0 {
+		return res, fmt.Errorf("fetch topic %s partition %d: empty answer", topic, partition)
+	}
+	fp := &fr.Topics[0].Partitions[0]
+	res.hwm, res.lso, res.throttled = fp.HighWatermark, fp.LastStableOffset, fr.ThrottleTimeMs > 0
+	if res.lso < 0 {
+		res.lso = res.hwm // a broker that does not report it
+	}
+	if fp.ErrorCode != 0 {
+		return res, kafka.Error(fp.ErrorCode)
+	}
+	var batches []protocol.RecordReader
+	switch rs := fp.RecordSet.Records.(type) {
+	case nil:
+	case *protocol.RecordStream:
+		batches = rs.Records
+	default:
+		batches = []protocol.RecordReader{rs}
+	}
+	aborted := slices.Clone(fp.AbortedTransactions)
+	slices.SortFunc(aborted, func(a, b fetchAPI.ResponseTransaction) int { return int(a.FirstOffset - b.FirstOffset) })
+	abortedBy := map[int64]bool{} // producers whose aborted transaction is open here
+	lastSeen := int64(-1)
+	for _, batch := range batches {
+		var base, pid int64 = -1, -1
+		var attrs protocol.Attributes
+		switch bt := batch.(type) {
+		case *protocol.RecordBatch:
+			base, pid, attrs = bt.BaseOffset, bt.ProducerID, bt.Attributes
+		case *protocol.ControlBatch:
+			base, pid, attrs = bt.BaseOffset, bt.ProducerID, bt.Attributes
+		case *protocol.MessageSet:
+			base = bt.BaseOffset
+		}
+		for len(aborted) > 0 && base >= 0 && aborted[0].FirstOffset <= base {
+			abortedBy[aborted[0].ProducerID] = true
+			aborted = aborted[1:]
+		}
+		if cb, ok := batch.(*protocol.ControlBatch); ok {
+			lastSeen = max(lastSeen, cb.BaseOffset)
+			cr, err := cb.ReadControlRecord()
+			if err == nil && cr.Type == 0 { // an abort marker ends its transaction
+				delete(abortedBy, pid)
+			}
+			continue
+		}
+		skip := attrs.Transactional() && abortedBy[pid]
+		for {
+			r, err := batch.ReadRecord()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return res, fmt.Errorf("read record of topic %s partition %d: %w", topic, partition, err)
+			}
+			lastSeen = max(lastSeen, r.Offset)
+			if skip || r.Offset < offset || len(res.records) >= maxRecs {
+				closeRecord(r)
+				continue
+			}
+			rec := record{Offset: r.Offset, TimeMs: r.Time.UnixMilli()}
+			if rec.Key, err = readBytes(r.Key); err == nil {
+				rec.Value, err = readBytes(r.Value)
+			}
+			closeRecord(r)
+			if err != nil {
+				return res, fmt.Errorf("read record of topic %s partition %d offset %d: %w", topic, partition, r.Offset, err)
+			}
+			res.records = append(res.records, rec)
+		}
+		if len(res.records) >= maxRecs {
+			break
+		}
+	}
+	switch {
+	case len(res.records) > 0:
+		res.next = res.records[len(res.records)-1].Offset + 1
+		if len(res.records) < maxRecs {
+			// Aborted or control batches after the last record are
+			// stepped over too.
+			res.next = max(res.next, lastSeen+1)
+		}
+	case lastSeen >= offset:
+		res.next = lastSeen + 1
+	case lastSeen >= 0:
+		res.sawEarlier = true
+	case compacted && res.lso > offset && !res.throttled && len(batches) == 0:
+		res.next = res.lso
+	}
+	return res, nil
+}
+
+func closeRecord(r *protocol.Record) {
+	if r.Key != nil {
+		r.Key.Close()
+	}
+	if r.Value != nil {
+		r.Value.Close()
+	}
+}
+
+// readBytes copies a record's key or value; nil stays nil (a tombstone).
+func readBytes(b protocol.Bytes) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	return protocol.ReadAll(b)
+}

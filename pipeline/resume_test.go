@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+)
+
+// TestPlanResume runs testdata/resume: where a newly assigned partition
+// resumes, for every combination of local state, group offset and
+// changelog that matters.
+func TestPlanResume(t *testing.T) {
+	datadriven.RunTest(t, "testdata/resume", func(t *testing.T, td *datadriven.TestData) string {
+		switch td.Cmd {
+		case "plan":
+			var in resumeInput
+			for _, arg := range td.CmdArgs {
+				v := arg.Vals[0]
+				switch arg.Key {
+				case "local":
+					if v != "none" {
+						o, c, ok := strings.Cut(v, "@")
+						if !ok {
+							td.Fatalf(t, "local=%s: want O@C", v)
+						}
+						in.Local, in.LocalOffset, in.LocalChangelog = true, atoi(t, td, o), atoi(t, td, c)
+					}
+				case "group":
+					in.Group = -1
+					if v != "none" {
+						in.Group = atoi(t, td, v)
+					}
+				case "changelog":
+					s, e, ok := strings.Cut(v, "..")
+					if !ok {
+						td.Fatalf(t, "changelog=%s: want S..E", v)
+					}
+					in.ChangelogStart, in.ChangelogEnd = atoi(t, td, s), atoi(t, td, e)
+				default:
+					td.Fatalf(t, "unknown argument %s", arg.Key)
+				}
+			}
+			p := planResume(in)
+			switch p.Action {
+			case catchUp, restoreWhole:
+				return fmt.Sprintf("%s from %d: %s\n", p.Action, p.From, p.Why)
+			}
+			return fmt.Sprintf("%s: %s\n", p.Action, p.Why)
+		case "publish":
+			var off, group int64
+			td.ScanArgs(t, "offset", &off)
+			td.ScanArgs(t, "group", &group)
+			return fmt.Sprintf("%d\n", publishFrom(off, group))
+		}
+		td.Fatalf(t, "unknown command %s", td.Cmd)
+		return ""
+	})
+}
+
+func atoi(t *testing.T, td *datadriven.TestData, s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		td.Fatalf(t, "%q: %v", s, err)
+	}
+	return n
+}
