@@ -130,6 +130,11 @@ func TestRunTwice(t *testing.T) {
 	env := runEnv(bin, dataDir, broker, httpAddr, desk)
 	first := startRun(t, env)
 	first.waitReady(t)
+	// A bare "building…" for minutes looks hung: the script says what it
+	// does and how long that takes.
+	if want := "building sendgate (a first build compiles every dependency: about 3 minutes on 2 cores; later builds take seconds)…"; !strings.Contains(first.out.String(), want) {
+		t.Errorf("run.sh output has no %q:\n%s", want, first.out.String())
+	}
 	lock := filepath.Join(dataDir, "run.pid")
 	pid := strconv.Itoa(first.cmd.Process.Pid)
 	logs := []string{filepath.Join(dataDir, "processor.log"), filepath.Join(dataDir, "desk.log")}
@@ -235,5 +240,23 @@ func TestRunTwice(t *testing.T) {
 	next.stop(t)
 	if code := next.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("second run: exit %d after SIGINT:\n%s", code, next.out.String())
+	}
+}
+
+// TestRunModuleDownload: on a machine without the modules, run.sh says it is
+// downloading them before the long silence. (Offline here: the download
+// fails at once, after the message.)
+func TestRunModuleDownload(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	env := append(runEnv(t.TempDir(), t.TempDir(), freeAddr(t), freeAddr(t), freeAddr(t)),
+		"GOMODCACHE="+t.TempDir(), "GOPROXY=off", "GOFLAGS=-modcacherw")
+	out, code := runOnce(t, env)
+	if code == 0 || !strings.Contains(out, "downloading the Go modules sendgate needs (first run only; a minute or so)…") {
+		t.Fatalf("exit %d, want non-zero after the download message:\n%s", code, out)
+	}
+	if strings.Contains(out, "building") {
+		t.Fatalf("built after a failed download:\n%s", out)
 	}
 }
