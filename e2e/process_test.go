@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,5 +155,41 @@ func TestFlagErrors(t *testing.T) {
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: err=%v, output:\n%s", tc.args, err, out)
 		}
+	}
+}
+
+// A setting that cannot work fails --check-config, naming the flag (or the
+// variable): a typo in --brokers must never become the embedded development
+// broker. An unknown SENDGATE_* variable is only warned about.
+func TestCheckConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--brokers", ",,"}, "", `--brokers: no broker in ",,"`},
+		{nil, "SENDGATE_BROKERS= ", `SENDGATE_BROKERS (--brokers): no broker in " "`},
+		{[]string{"--brokers", "kafka:notaport"}, "", `--brokers: "kafka:notaport"`},
+		{[]string{"--brokers", "http://kafka:9092"}, "", `--brokers: "http://kafka:9092"`},
+		{[]string{"--http-addr", "nonsense"}, "", `--http-addr: "nonsense"`},
+		{[]string{"--embedded-addr", ":99999"}, "", `--embedded-addr: ":99999"`},
+		{[]string{"--attempts-topic", ""}, "", `--attempts-topic: must not be empty`},
+		{[]string{"--dlq-topic", ""}, "", `--dlq-topic: must not be empty`},
+	} {
+		cmd := exec.Command(processorBin, append(tc.args, "--check-config", "--data-dir", t.TempDir())...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		if tc.env != "" {
+			cmd.Env = append(cmd.Env, tc.env)
+		}
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%q %q --check-config: %v, want exit 2 and %q; output:\n%s", tc.env, tc.args, err, tc.want, out)
+		}
+	}
+	cmd := exec.Command(processorBin, "--check-config", "--brokers", "kafka:9092", "--data-dir", t.TempDir())
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SENDGATE_BROKER=kafka:9092"}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SENDGATE_BROKER is not a processor setting") || !strings.Contains(string(out), "configuration is valid") {
+		t.Errorf("SENDGATE_BROKER (unknown) with --check-config: %v, want a warning naming it and a valid configuration; output:\n%s", err, out)
 	}
 }

@@ -4,7 +4,8 @@
 # Ctrl-C. Needs only Go and bash (no curl, no Kafka).
 #
 # Settings (environment):
-#   DATA_DIR        ./data           Pebble state, broker log and the two log files
+#   DATA_DIR        ./data           Pebble state, broker log, the two log files (the
+#                                    previous run's as *.log.1) and run.pid (one run per DATA_DIR)
 #   BROKER_ADDR     127.0.0.1:9092   the embedded broker
 #   PROCESSOR_HTTP  127.0.0.1:8080   the processor's HTTP API
 #   DESK_ADDR       127.0.0.1:8090   the console
@@ -22,11 +23,9 @@ DESK_ADDR=${DESK_ADDR:-127.0.0.1:8090}
 DESK_BOT=${DESK_BOT:-support@bots}
 
 command -v "$GO" >/dev/null || { echo "run: Go is required (https://go.dev/dl)" >&2; exit 1; }
-echo "building…"
-"$GO" build -o "$BIN/" ./cmd/...
-mkdir -p "$DATA_DIR"
 proc_log=$DATA_DIR/processor.log
 desk_log=$DATA_DIR/desk.log
+lock=$DATA_DIR/run.pid
 
 # http_ok ADDR PATH: whether GET http://ADDR/PATH answers 200 (bash's /dev/tcp).
 http_ok() {
@@ -38,6 +37,59 @@ http_ok() {
 		[ "$status" = 200 ]
 	) 2>/dev/null
 }
+
+# listening ADDR: whether something accepts connections on ADDR.
+listening() {
+	local host=${1%:*} port=${1##*:}
+	(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
+# Another run's files are never touched: one run per DATA_DIR, recorded in
+# $lock (created atomically: noclobber), checked before anything is built,
+# rotated or started. A lock whose process is gone is stale.
+mkdir -p "$DATA_DIR"
+busy=0 locked=
+for _ in 1 2; do
+	if (set -C; echo $$ >"$lock") 2>/dev/null; then
+		locked=1
+		trap 'rm -f "$lock"' EXIT
+		break
+	fi
+	other=$(cat "$lock" 2>/dev/null || true)
+	if [ -n "$other" ] && kill -0 "$other" 2>/dev/null; then
+		echo "run: another run (pid $other) is using $DATA_DIR: stop it (Ctrl-C in its terminal), or set DATA_DIR (if pid $other is no make run, remove $lock)" >&2
+		busy=1
+		break
+	fi
+	rm -f "$lock" # stale: its run is gone
+done
+[ -n "$locked" ] || ((busy)) || { echo "run: cannot create $lock" >&2; exit 1; }
+
+# Every port is checked before anything starts: naming what is in use beats
+# "address already in use" from half of the services.
+for pair in "BROKER_ADDR=$BROKER_ADDR:the embedded Kafka broker" "PROCESSOR_HTTP=$PROCESSOR_HTTP:the processor's HTTP API" "DESK_ADDR=$DESK_ADDR:the Desk console"; do
+	name=${pair%%=*} rest=${pair#*=}
+	what=${rest##*:} addr=${rest%:*}
+	if listening "$addr"; then
+		echo "run: $addr ($name, $what) is in use: another make run, or another program; stop it or set $name to a free address" >&2
+		busy=1
+	fi
+done
+((busy == 0)) || exit 1
+
+# A first build fetches the modules, then compiles every dependency: minutes
+# of silence without these lines.
+if ! GOPROXY=off "$GO" mod download >/dev/null 2>&1; then
+	echo "downloading the Go modules sendgate needs (first run only; a minute or so)…"
+	"$GO" mod download
+fi
+echo "building sendgate (a first build compiles every dependency: about 3 minutes on 2 cores; later builds take seconds)…"
+"$GO" build -o "$BIN/" ./cmd/...
+
+# The previous run's logs are kept, once.
+for log in "$proc_log" "$desk_log"; do
+	if [ -e "$log" ]; then mv -f "$log" "$log.1"; fi
+done
 
 # Children get their own process groups (job control), so that Ctrl-C reaches
 # only this script, which then stops each of them once, gracefully: a second
@@ -53,6 +105,7 @@ stop() {
 			wait "$pid" 2>/dev/null || true
 		fi
 	done
+	rm -f "$lock"
 }
 trap 'echo; echo "stopping…"; stop; echo "stopped"; exit 0' INT TERM
 trap stop EXIT
@@ -68,8 +121,8 @@ fail() {
 proc_pid=$!
 echo "starting the processor (embedded broker $BROKER_ADDR, API http://$PROCESSOR_HTTP)…"
 for ((i = 0; ; i++)); do
-	http_ok "$PROCESSOR_HTTP" /readyz && break
 	kill -0 "$proc_pid" 2>/dev/null || fail "the processor exited (is $BROKER_ADDR or $PROCESSOR_HTTP in use? set BROKER_ADDR / PROCESSOR_HTTP)" "$proc_log"
+	http_ok "$PROCESSOR_HTTP" /readyz && kill -0 "$proc_pid" 2>/dev/null && break
 	((i < 600)) || fail "the processor is not ready after 60 s" "$proc_log"
 	sleep 0.1
 done
@@ -77,8 +130,8 @@ done
 "$BIN/desk" --brokers "$BROKER_ADDR" --processor-url "http://$PROCESSOR_HTTP" --addr "$DESK_ADDR" --bot "$DESK_BOT" >"$desk_log" 2>&1 &
 desk_pid=$!
 for ((i = 0; ; i++)); do
-	http_ok "$DESK_ADDR" /api/config && break
 	kill -0 "$desk_pid" 2>/dev/null || fail "the console exited (is $DESK_ADDR in use? set DESK_ADDR)" "$desk_log"
+	http_ok "$DESK_ADDR" /api/config && kill -0 "$desk_pid" 2>/dev/null && break
 	((i < 100)) || fail "the console does not answer after 10 s" "$desk_log"
 	sleep 0.1
 done

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,6 +331,30 @@ func TestBrowser(t *testing.T) {
 	broker, procURL := startProcessor(t)
 	verdicts := watchVerdicts(t, broker)
 
+	// The processor's settings answers wait until the test has seen the
+	// page before its data (the loading state).
+	target, err := url.Parse(procURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseSettings := func() { releaseOnce.Do(func() { close(release) }) }
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/settings") {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gate.Close)
+	t.Cleanup(releaseSettings)
+	procURL = gate.URL
+
 	s, err := New(Config{Brokers: []string{broker}, ProcessorURL: procURL, Addr: "127.0.0.1:0", Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +414,22 @@ func TestBrowser(t *testing.T) {
 
 	// An agent sees the settings read-only.
 	run("open the console", chromedp.EmulateViewport(1280, 960), chromedp.Navigate(consoleURL), chromedp.WaitVisible(`body[data-ready="true"]`))
+	// Before the first settings answer nothing in the form passes for the
+	// settings in force: the card is busy, says it is loading, shows no
+	// values and cannot be edited, even by an admin.
+	eval("switch to Admin while loading", `(() => { const r = document.querySelector('#role'); r.value = 'admin'; r.dispatchEvent(new Event('change')); return r.value; })()`)
+	loading := `[document.querySelector('#settings-card').getAttribute('aria-busy'), document.querySelector('#settings-card').classList.contains('loading'),
+		document.querySelector('#settings-status').textContent, JSON.stringify(document.querySelector('#max').value), JSON.stringify(document.querySelector('#window').value),
+		document.querySelector('#settings-fields').disabled, document.querySelectorAll('input[name=scope]:checked').length].join(' | ')`
+	if got, want := eval("loading state", loading), `true | true | Loading the settings in force… | "" | "" | true | 0`; got != want {
+		t.Fatalf("settings card before its data:\n got %s\nwant %s", got, want)
+	}
+	releaseSettings()
 	poll("settings loaded", `document.querySelector('#settings-status').textContent.includes('version 0')`)
+	if got := eval("loaded", `document.querySelector('#settings-card').getAttribute('aria-busy') + ' ' + document.querySelector('#settings-card').classList.contains('loading') + ' ' + document.querySelector('#max').value`); got != "false false 3" {
+		t.Fatalf("settings card after its data: aria-busy, loading, max = %s, want false false 3", got)
+	}
+	eval("back to Agent", `(() => { const r = document.querySelector('#role'); r.value = 'agent'; r.dispatchEvent(new Event('change')); return r.value; })()`)
 	if got := eval("agent view", `String(document.querySelector('#settings-fields').disabled) + ' ' + document.querySelector('#readonly-note').hidden`); got != "true false" {
 		t.Fatalf("as Agent, settings disabled / note hidden = %s, want true false", got)
 	}
@@ -435,6 +476,21 @@ func TestBrowser(t *testing.T) {
 	// The toast was rendered when the verdict came, then ticked: what it
 	// shows was computed between the click and the read.
 	checkWait(t, "error toast", toast, "Active message limit reached for this contact. Try again in ", ".", retryAt, sent3.Add(-5*time.Millisecond), time.Now().Add(5*time.Millisecond))
+	// The toasts (up to three: the two sends' and this one) cover nothing
+	// of the settings card's text and controls.
+	overlap := eval("toasts over the settings card", `(() => {
+		const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+		const toasts = [...document.querySelectorAll('#toasts .toast')].map((t) => t.getBoundingClientRect());
+		const out = [];
+		for (const e of document.querySelectorAll('#settings-card :is(h2, .hint, label, legend, small, input, select, button, #settings-status)')) {
+			const r = e.getBoundingClientRect();
+			if (r.width && toasts.some((t) => hit(t, r))) out.push(e.id || e.tagName.toLowerCase() + ':' + e.textContent.trim().slice(0, 30));
+		}
+		return toasts.length + ' toasts; covered: ' + out.join(', ');
+	})()`)
+	if !strings.HasSuffix(overlap, "covered: ") || strings.HasPrefix(overlap, "0 ") {
+		t.Fatalf("%s", overlap)
+	}
 
 	// The warning icon is on the contact's row and on the selection button;
 	// hovering it shows the tooltip.
@@ -474,6 +530,26 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("wrote %s", *screenshot)
+	}
+
+	// Keyboard focus on the send button, while the contact is at its limit,
+	// shows the same tooltip (hover is not the only way), which describes
+	// the button, with a focus ring in the warning colour.
+	if got := eval("send tooltip hidden", `getComputedStyle(document.querySelector('#send-tip')).display`); got != "none" {
+		t.Fatalf("the send button's tooltip shows before the button has focus (display %s)", got)
+	}
+	if got := eval("send described", `document.querySelector('#send').getAttribute('aria-describedby')`); got != "send-tip" {
+		t.Fatalf("#send aria-describedby=%q, want send-tip", got)
+	}
+	run("move the mouse away", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 5, 5))
+	eval("focus the contact button", `(() => { document.querySelector('#contact-button').focus(); return document.activeElement.id; })()`)
+	before = time.Now()
+	run("tab to the send button", chromedp.KeyEvent("\t"), chromedp.WaitVisible(`#send-tip`))
+	tip = eval("send tooltip", `document.activeElement.id + ': ' + document.querySelector('#send-tip').textContent`)
+	after = time.Now()
+	checkWait(t, "send button tooltip", tip, "send: You can send a new active message to this contact in ", "", retryAt, before.Add(-5*time.Millisecond), after.Add(5*time.Millisecond))
+	if got := eval("focus ring", `(() => { const s = getComputedStyle(document.querySelector('#send')); return s.outlineStyle + ' ' + s.outlineColor; })()`); got != "solid rgb(246, 167, 33)" {
+		t.Fatalf("focused send button outline %q, want solid rgb(246, 167, 33) (--warn)", got)
 	}
 }
 

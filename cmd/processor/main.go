@@ -26,11 +26,11 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
 }
 
-func run(args []string, getenv func(string) string, stderr io.Writer) int {
-	opts, err := parseOptions(args, getenv, stderr)
+func run(args, environ []string, stderr io.Writer) int {
+	opts, err := parseOptions(args, environ, stderr)
 	if errors.Is(err, errHelp) {
 		return 0
 	}
@@ -39,6 +39,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 	log := zerolog.New(stderr).Level(opts.logLevel).With().Timestamp().Str("service", "sendgate").Logger()
+	for _, w := range opts.warnings {
+		log.Warn().Msg(w)
+	}
 	if opts.checkConfig {
 		fmt.Fprintln(stderr, "processor: configuration is valid")
 		return 0

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,11 +30,22 @@ type options struct {
 	httpToken    string
 	pprof        bool
 	pipeline     pipeline.Config
+	// warnings are problems that do not stop the processor (an unknown
+	// SENDGATE_* variable), for the log.
+	warnings []string
 }
 
 var errHelp = errors.New("help")
 
-func parseOptions(args []string, getenv func(string) string, out io.Writer) (*options, error) {
+// parseOptions reads the flags from args and the environment from environ
+// ("NAME=value" entries, as os.Environ returns). Help goes to out.
+func parseOptions(args, environ []string, out io.Writer) (*options, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var (
@@ -70,12 +84,16 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	}
 	// Environment first, so that flags given on the command line win.
 	var envErr error
+	known := map[string]bool{}
+	fromEnv := map[string]string{} // flag name → the variable that set it
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "SENDGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" && envErr == nil {
+		name := envName(f.Name)
+		known[name] = true
+		if v := env[name]; v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s (--%s): invalid value %q: %v", name, f.Name, v, err)
 			}
+			fromEnv[f.Name] = name
 		}
 	})
 	if envErr != nil {
@@ -90,10 +108,52 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
+	fs.Visit(func(f *flag.Flag) { delete(fromEnv, f.Name) }) // the command line wins
+	// where names the flag, and the variable when the value came from there.
+	where := func(flagName string) string {
+		if v, ok := fromEnv[flagName]; ok {
+			return v + " (--" + flagName + ")"
+		}
+		return "--" + flagName
+	}
 	o := &options{embeddedSync: *embSync, embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, checkConfig: *check}
+	for name := range env {
+		if strings.HasPrefix(name, "SENDGATE_") && !known[name] {
+			o.warnings = append(o.warnings, fmt.Sprintf("environment variable %s is not a processor setting (no --%s flag): ignored",
+				name, strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "SENDGATE_")), "_", "-")))
+		}
+	}
+	sort.Strings(o.warnings)
+	// An empty --brokers means the embedded broker; a value with no broker
+	// in it is a mistake that must not silently become development mode.
 	for _, b := range strings.Split(*brokers, ",") {
 		if b = strings.TrimSpace(b); b != "" {
+			if err := checkBroker(b); err != nil {
+				return nil, fmt.Errorf("%s: %q: %v", where("brokers"), b, err)
+			}
 			o.brokers = append(o.brokers, b)
+		}
+	}
+	if *brokers != "" && len(o.brokers) == 0 {
+		return nil, fmt.Errorf("%s: no broker in %q (leave it empty, or unset, for the embedded development broker)", where("brokers"), *brokers)
+	}
+	for _, a := range []struct{ flag, addr string }{{"http-addr", *httpAddr}, {"embedded-addr", *embedded}} {
+		if a.addr == "" {
+			return nil, fmt.Errorf("%s: must not be empty", where(a.flag))
+		}
+		if err := checkListenAddr(a.addr); err != nil {
+			return nil, fmt.Errorf("%s: %q: %v", where(a.flag), a.addr, err)
+		}
+	}
+	// pipeline.Config fills empty names with the defaults; on the command
+	// line an empty name is a mistake. (An empty --changelog-topic is its
+	// documented default.)
+	for _, n := range []struct{ flag, value string }{
+		{"group-id", *groupID}, {"attempts-topic", *attempts}, {"settings-topic", *settings},
+		{"verdicts-topic", *verdicts}, {"dlq-topic", *dlq},
+	} {
+		if strings.TrimSpace(n.value) == "" {
+			return nil, fmt.Errorf("%s: must not be empty", where(n.flag))
 		}
 	}
 	lvl, err := zerolog.ParseLevel(strings.ToLower(*logLevel))
@@ -103,9 +163,6 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 	o.logLevel = lvl
 	if *dataDir == "" {
 		return nil, errors.New("--data-dir: must not be empty")
-	}
-	if *httpAddr == "" {
-		return nil, errors.New("--http-addr: must not be empty")
 	}
 	// Zero means "default" in pipeline.Config; on the command line it is a
 	// mistake.
@@ -149,4 +206,51 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (*op
 func flagError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "pipeline: ")
 	return errors.New("--" + msg)
+}
+
+// envName is the environment variable of a flag: SENDGATE_HTTP_ADDR for
+// http-addr.
+func envName(flagName string) string {
+	return "SENDGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// checkBroker accepts host:port, port 1..65535, without a scheme.
+func checkBroker(b string) error {
+	if i := strings.Index(b, "://"); i >= 0 {
+		return fmt.Errorf("a broker is host:port, without a scheme (%s://)", b[:i])
+	}
+	host, port, err := net.SplitHostPort(b)
+	if err != nil {
+		return fmt.Errorf("a broker is host:port: %v", unwrapAddrErr(err))
+	}
+	if host == "" {
+		return errors.New("a broker is host:port: missing host")
+	}
+	return checkPort(port, 1)
+}
+
+// checkListenAddr accepts [host]:port, port 0..65535 (0: any free port).
+func checkListenAddr(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("want [host]:port: %v", unwrapAddrErr(err))
+	}
+	return checkPort(port, 0)
+}
+
+func checkPort(port string, least int) error {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < least || n > 65535 {
+		return fmt.Errorf("port %q: must be a number %d..65535", port, least)
+	}
+	return nil
+}
+
+// unwrapAddrErr drops the address net repeats in its error.
+func unwrapAddrErr(err error) error {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return errors.New(ae.Err)
+	}
+	return err
 }

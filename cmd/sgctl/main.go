@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"time"
@@ -28,22 +29,54 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, errUsage) {
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sgctl:", err)
 		os.Exit(1)
 	}
 }
 
-func usage() error {
-	return errors.New("usage: sgctl settings|attempt|failed|watch [flags] (sgctl CMD -h for flags)")
-}
+const usageText = `usage: sgctl settings|attempt|failed|watch [flags] (sgctl CMD -h for flags)
 
-func run(args []string) error {
+  settings  publish a settings event for a bot (--bot, --version, --max; --max 0 disables the limit)
+  attempt   publish an attempt (--bot, --contact, --agent) and print its verdict
+  failed    publish a send-failed event (--bot, --contact, --attempt)
+  watch     print every verdict, from the start of the verdicts topic, until Ctrl-C
+`
+
+// errUsage is returned after the usage was printed for a missing or unknown
+// command (or a flag sgctl does not know).
+var errUsage = errors.New("usage")
+
+// idPrefix is the start of a command's random event ids.
+var idPrefix = map[string]string{"settings": "set", "attempt": "att", "failed": "fai", "watch": "wat"}
+
+// run is sgctl: args without the program name; results on stdout, usage and
+// flag errors on stderr. It returns errUsage when it printed the usage for
+// a mistake, nil after -h. watch runs until ctx is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usage()
+		fmt.Fprint(stderr, usageText)
+		return errUsage
 	}
 	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	prefix, ok := idPrefix[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "sgctl: unknown command %q\n%s", cmd, usageText)
+		return errUsage
+	}
 	fs := flag.NewFlagSet("sgctl "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "bootstrap broker")
 	attempts := fs.String("attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
 	settingsT := fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic")
@@ -59,12 +92,19 @@ func run(args []string) error {
 	scope := fs.String("scope", "contact", "scope: contact or agent_contact (settings)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long attempt waits for its verdict")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage // the flag package printed the error and the flags
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sgctl %s: unexpected argument %q (flags start with --)\n", cmd, fs.Arg(0))
+		return errUsage
 	}
 	if *id == "" {
 		b := make([]byte, 6)
 		_, _ = rand.Read(b)
-		*id = cmd[:3] + "-" + hex.EncodeToString(b)
+		*id = prefix + "-" + hex.EncodeToString(b)
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(*brokers), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}
 	if cmd == "attempt" || cmd == "watch" {
@@ -79,8 +119,6 @@ func run(args []string) error {
 		return err
 	}
 	defer cl.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	now := time.Now().UnixMilli()
 	need := func(name, v string) error {
 		if v == "" {
@@ -105,7 +143,7 @@ func run(args []string) error {
 		if err := produce(*settingsT, *bot, events.AppendSettingsEvent(nil, &ev, now)); err != nil {
 			return err
 		}
-		fmt.Printf("published settings version %d for %s\n", *version, *bot)
+		fmt.Fprintf(stdout, "published settings version %d for %s\n", *version, *bot)
 	case "attempt":
 		if err := errors.Join(need("bot", *bot), need("contact", *contact), need("agent", *agent)); err != nil {
 			return err
@@ -124,7 +162,7 @@ func run(args []string) error {
 			}
 			for _, r := range fs.Records() {
 				if v, err := events.DecodeVerdict(r.Value); err == nil && v.AttemptID == *id {
-					fmt.Println(string(r.Value))
+					fmt.Fprintln(stdout, string(r.Value))
 					return nil
 				}
 			}
@@ -136,15 +174,13 @@ func run(args []string) error {
 		if err := produce(*attempts, *bot+"/"+*contact, events.AppendFailed(nil, *id, *bot, *contact, *attempt, now)); err != nil {
 			return err
 		}
-		fmt.Printf("published send-failed for attempt %s\n", *attempt)
+		fmt.Fprintf(stdout, "published send-failed for attempt %s\n", *attempt)
 	case "watch":
 		for ctx.Err() == nil {
 			for _, r := range cl.PollFetches(ctx).Records() {
-				fmt.Println(string(r.Value))
+				fmt.Fprintln(stdout, string(r.Value))
 			}
 		}
-	default:
-		return usage()
 	}
 	return nil
 }

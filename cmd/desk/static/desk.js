@@ -113,8 +113,8 @@
   const ICON_ERR = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20Zm1 15h-2v-2h2v2Zm0-4h-2V7h2v6Z"/></svg>';
 
   // toast shows a message; success toasts go away after a few seconds,
-  // error toasts stay until closed (at most three toasts are kept, so that
-  // they cover no more than the top of the settings card).
+  // error toasts stay until closed (at most three toasts are kept, in the
+  // bottom-right corner: over the verdict log, not the settings card).
   function toast(kind, title, ...detail) {
     const box = $('#toasts');
     const msg = el('div', { class: 'msg' }, el('strong', {}, ...[].concat(title)), ...detail);
@@ -134,7 +134,8 @@
   function applyRole() {
     const r = role();
     $('#role').value = r.id;
-    $('#settings-fields').disabled = !r.can_edit_settings;
+    // Nothing is editable before the settings in force are known.
+    $('#settings-fields').disabled = !r.can_edit_settings || !state.settings;
     $('#readonly-note').hidden = r.can_edit_settings;
     $('#settings-card').classList.toggle('readonly', !r.can_edit_settings);
   }
@@ -145,14 +146,24 @@
     const am = s.active_messages;
     $('#limit-enabled').checked = am.limit_enabled;
     if (am.max_per_contact) $('#max').value = am.max_per_contact;
+    else if ($('#max').value === '') $('#max').defaultValue = '3'; // a suggestion, for when the limit is enabled
     const hours = am.window_seconds % 3600 === 0;
     $('#window-unit').value = hours ? '3600' : '1';
     $('#window').value = hours ? am.window_seconds / 3600 : am.window_seconds;
     for (const r of document.querySelectorAll('input[name=scope]')) r.checked = r.value === am.scope;
     syncSettingsInputs();
+    settingsLoaded();
     settingsStatus(s.version === 0
       ? 'Not configured yet (version 0): the limit is off.'
       : `Version ${s.version} in force.`);
+  }
+
+  // settingsLoaded ends the loading state of the settings card.
+  function settingsLoaded() {
+    const card = $('#settings-card');
+    card.classList.remove('loading');
+    card.setAttribute('aria-busy', 'false');
+    applyRole();
   }
 
   function syncSettingsInputs() {
@@ -172,6 +183,7 @@
     try {
       fillSettings(await api('GET', '/api/settings'));
     } catch (e) {
+      $('#settings-card').setAttribute('aria-busy', 'false');
       settingsStatus(`Cannot load the settings: ${e.message}`, true);
     }
   }
@@ -346,6 +358,7 @@
     $('#send').disabled = state.pending || !state.selected || !state.agent;
     if (!state.selected) {
       syncWarn(btn, {}, 'contact-button-tip');
+      syncSendTip(null, false);
       btn.classList.remove('limited');
       name.textContent = 'choose a contact below';
       line.textContent = '';
@@ -356,6 +369,7 @@
     const limited = !!(c.q && c.q.limited);
     btn.classList.toggle('limited', limited);
     syncWarn(btn, c, 'contact-button-tip');
+    syncSendTip(c, limited);
     if (c.error) {
       line.textContent = `Cannot read this contact's quota: ${c.error}`;
     } else if (!c.q) {
@@ -367,6 +381,22 @@
     } else {
       line.textContent = `${c.q.used} of ${c.q.limit} active messages used in the last ${formatWindow(c.q.windowSeconds)}; ${c.q.limit - c.q.used} left.`;
     }
+  }
+
+  // syncSendTip gives the send button, while the selected contact is at its
+  // limit, the tooltip of the warning icon (shown on hover and on keyboard
+  // focus) as its description.
+  function syncSendTip(c, limited) {
+    const send = $('#send'), tip = $('#send-tip');
+    send.closest('.send-wrap').classList.toggle('limited', limited);
+    if (!limited) {
+      send.removeAttribute('aria-describedby');
+      tip.replaceChildren();
+      return;
+    }
+    send.setAttribute('aria-describedby', 'send-tip');
+    const cd = tip.querySelector('[data-until]');
+    if (!cd || cd.dataset.until !== String(c.q.retryAtMs)) tip.replaceChildren(...tooltipText(c));
   }
 
   function select(id, focus) {
