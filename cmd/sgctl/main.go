@@ -113,6 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cmd == "watch" {
 			opts[len(opts)-1] = kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())
 		}
+		// Verdicts are written in transactions: an aborted one is no verdict.
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
