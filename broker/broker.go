@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -75,7 +76,11 @@ func Start(cfg Config) (*Broker, error) {
 		kfake.DefaultNumPartitions(cfg.Partitions),
 		kfake.ClusterID("sendgate-embedded"),
 	}
+	restarted := false
 	if cfg.Dir != "" {
+		if entries, err := os.ReadDir(cfg.Dir); err == nil && len(entries) > 0 {
+			restarted = true
+		}
 		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 			_ = ln.Close()
 			return nil, fmt.Errorf("broker: data dir: %w", err)
@@ -100,7 +105,20 @@ func Start(cfg Config) (*Broker, error) {
 		c.Close()
 		return nil, errors.New("broker: start: no listener")
 	}
-	return &Broker{c: c, addr: addrs[0]}, nil
+	b := &Broker{c: c, addr: addrs[0]}
+	if restarted {
+		ctx, cancel := context.WithTimeout(context.Background(), repairTimeout)
+		n, err := closeCrashAborted(ctx, b.addr)
+		cancel()
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("broker: closing the transactions aborted by the last stop: %w", err)
+		}
+		if cfg.Logf != nil && n > 0 {
+			cfg.Logf("info", "wrote %d abort markers for transactions the last stop may have left in flight", n)
+		}
+	}
+	return b, nil
 }
 
 // Addr is the address clients connect to.

@@ -70,84 +70,123 @@ func publishCrashSettings(k *cluster) {
 	}
 }
 
-// crashWorkload produces total attempts (with redeliveries and send
-// failures) while killing the processor with SIGKILL at least minKills
-// times, then checks every verdict against the model.
-func crashWorkload(t *testing.T, k *cluster, total, minKills int, start func() *proc) {
-	p := start()
+// workload makes the attempts topic's records: attempts over 40 contacts
+// of three bots, with redeliveries and send failures, and remembers what it
+// sent for the model.
+type workload struct {
+	k    *cluster
+	rng  *rand.Rand
+	base int64
+	// step is the time between two records' timestamps, ms: n records
+	// span n*step, which must stay within the two hours before now (the
+	// contract clamps later timestamps).
+	step       int64
+	n          int
+	log        []sent
+	allowedIDs []string
+}
 
-	rng := rand.New(rand.NewPCG(7, 9))
+func newWorkload(k *cluster) *workload {
+	return &workload{k: k, rng: rand.New(rand.NewPCG(7, 9)), base: time.Now().Add(-2 * time.Hour).UnixMilli(), step: 500}
+}
+
+// produce sends n more records and waits for their acknowledgement.
+func (w *workload) produce(n int) {
 	bots := []string{"bot-a", "bot-b", "bot-c"}
 	agents := []string{"ana", "bob", "cid"}
-	base := time.Now().Add(-2 * time.Hour).UnixMilli()
-	var log []sent
-	var allowedIDs []string
-	kills := 0
-	for i := 0; i < total; {
-		var batch []*kgo.Record
-		var meta []sent
-		for j := 0; j < 100 && i < total; j++ {
-			ts := base + int64(i)*500
-			s := sent{tsMs: ts, bot: bots[rng.IntN(3)], contact: fmt.Sprintf("c%02d", rng.IntN(40)), agent: agents[rng.IntN(3)]}
-			s.id = fmt.Sprintf("att-%05d", i)
-			switch r := rng.IntN(100); {
-			case r < 4 && len(log) > 0: // a redelivered attempt
-				prev := log[rng.IntN(len(log))]
-				if !prev.failed {
-					s.id, s.bot, s.contact, s.agent = prev.id, prev.bot, prev.contact, prev.agent
-				}
-			case r < 8 && len(allowedIDs) > 0: // a send that failed
-				s.failed = true
-				s.released = allowedIDs[rng.IntN(len(allowedIDs))]
-				s.id = fmt.Sprintf("fail-%05d", i)
+	rng := w.rng
+	var batch []*kgo.Record
+	var meta []sent
+	for range n {
+		i := w.n
+		w.n++
+		ts := w.base + int64(i)*w.step
+		s := sent{tsMs: ts, bot: bots[rng.IntN(3)], contact: fmt.Sprintf("c%02d", rng.IntN(40)), agent: agents[rng.IntN(3)]}
+		s.id = fmt.Sprintf("att-%05d", i)
+		switch r := rng.IntN(100); {
+		case r < 4 && len(w.log) > 0: // a redelivered attempt
+			prev := w.log[rng.IntN(len(w.log))]
+			if !prev.failed {
+				s.id, s.bot, s.contact, s.agent = prev.id, prev.bot, prev.contact, prev.agent
 			}
-			var val []byte
-			if s.failed {
-				// The released attempt's contact: look it up.
-				for _, l := range log {
-					if l.id == s.released && !l.failed {
-						s.bot, s.contact = l.bot, l.contact
-						break
-					}
+		case r < 8 && len(w.allowedIDs) > 0: // a send that failed
+			s.failed = true
+			s.released = w.allowedIDs[rng.IntN(len(w.allowedIDs))]
+			s.id = fmt.Sprintf("fail-%05d", i)
+		}
+		var val []byte
+		if s.failed {
+			// The released attempt's contact: look it up.
+			for _, l := range w.log {
+				if l.id == s.released && !l.failed {
+					s.bot, s.contact = l.bot, l.contact
+					break
 				}
-				val = events.AppendFailed(nil, s.id, s.bot, s.contact, s.released, ts)
-			} else {
-				val = events.AppendAttempt(nil, s.id, s.bot, s.contact, s.agent, ts)
-				allowedIDs = append(allowedIDs, s.id)
 			}
-			batch = append(batch, &kgo.Record{Topic: attemptsTopic, Key: []byte(s.bot + "/" + s.contact), Value: val,
-				Timestamp: time.UnixMilli(ts)})
+			val = events.AppendFailed(nil, s.id, s.bot, s.contact, s.released, ts)
+		} else {
+			val = events.AppendAttempt(nil, s.id, s.bot, s.contact, s.agent, ts)
+			w.allowedIDs = append(w.allowedIDs, s.id)
+		}
+		batch = append(batch, &kgo.Record{Topic: attemptsTopic, Key: []byte(s.bot + "/" + s.contact), Value: val,
+			Timestamp: time.UnixMilli(ts)})
+		meta = append(meta, s)
+	}
+	w.k.produce(batch...)
+	for j, r := range batch {
+		meta[j].partition, meta[j].offset = r.Partition, r.Offset
+	}
+	w.log = append(w.log, meta...)
+}
+
+// each produces one more attempt for every contact of every bot.
+func (w *workload) each() {
+	var batch []*kgo.Record
+	var meta []sent
+	for _, bot := range []string{"bot-a", "bot-b", "bot-c"} {
+		for c := range 40 {
+			i := w.n
+			w.n++
+			ts := w.base + int64(i)*w.step
+			s := sent{tsMs: ts, bot: bot, contact: fmt.Sprintf("c%02d", c), agent: "ana", id: fmt.Sprintf("last-%05d", i)}
+			batch = append(batch, &kgo.Record{Topic: attemptsTopic, Key: []byte(s.bot + "/" + s.contact),
+				Value: events.AppendAttempt(nil, s.id, s.bot, s.contact, s.agent, ts), Timestamp: time.UnixMilli(ts)})
 			meta = append(meta, s)
-			i++
-		}
-		k.produce(batch...)
-		for j, r := range batch {
-			meta[j].partition, meta[j].offset = r.Partition, r.Offset
-		}
-		log = append(log, meta...)
-		if rng.IntN(10) == 0 || (kills < minKills && i >= (kills+1)*total/(minKills+1)) {
-			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
-			p.kill()
-			kills++
-			p = start()
 		}
 	}
-	want := model(log)
+	w.k.produce(batch...)
+	for j, r := range batch {
+		meta[j].partition, meta[j].offset = r.Partition, r.Offset
+	}
+	w.log = append(w.log, meta...)
+}
+
+// check waits for a verdict of every attempt id and compares every verdict
+// read (committed) with the model: no attempt counted twice, none without a
+// verdict, no attempt id with two different verdicts.
+func (w *workload) check(t *testing.T) (allowed, blocked int) {
+	t.Helper()
+	k := w.k
+	want := model(w.log)
 	deadline := time.Now().Add(2 * time.Minute)
 	for k.verdictCount() < len(want) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	<-p.done
-
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	t.Logf("%d records, %d attempt ids, %d kills, %d verdict ids", len(log), len(want), kills, len(k.verdicts))
-	var allowed, blocked, reemitted int
-	for id, w := range want {
+	var reemitted int
+	missing := map[int32][]int64{}
+	for _, s := range w.log {
+		if _, ok := want[s.id]; ok && len(k.verdicts[s.id]) == 0 && !s.failed {
+			missing[s.partition] = append(missing[s.partition], s.offset)
+		}
+	}
+	for p, offs := range missing {
+		t.Errorf("partition %d: %d attempts without a verdict, offsets %d..%d", p, len(offs), slices.Min(offs), slices.Max(offs))
+	}
+	for id, wv := range want {
 		got := k.verdicts[id]
 		if len(got) == 0 {
-			t.Errorf("attempt %s: no verdict", id)
 			continue
 		}
 		reemitted += len(got) - 1
@@ -156,12 +195,12 @@ func crashWorkload(t *testing.T, k *cluster, total, minKills int, start func() *
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.Outcome != w.Outcome || v.Reason != w.Reason || v.Used != w.Used || v.Remaining != w.Remaining ||
-				v.RetryAt != w.RetryAt || v.DecidedAt != w.DecidedAt || v.SettingsVersion != w.SettingsVersion {
-				t.Errorf("attempt %s verdict #%d:\n got %+v\nwant %+v", id, n+1, v, w)
+			if v.Outcome != wv.Outcome || v.Reason != wv.Reason || v.Used != wv.Used || v.Remaining != wv.Remaining ||
+				v.RetryAt != wv.RetryAt || v.DecidedAt != wv.DecidedAt || v.SettingsVersion != wv.SettingsVersion {
+				t.Errorf("attempt %s verdict #%d:\n got %+v\nwant %+v", id, n+1, v, wv)
 			}
 		}
-		switch w.Outcome {
+		switch wv.Outcome {
 		case events.Allowed:
 			allowed++
 		case events.Blocked:
@@ -173,7 +212,34 @@ func crashWorkload(t *testing.T, k *cluster, total, minKills int, start func() *
 			t.Errorf("verdict for unknown attempt %s", id)
 		}
 	}
-	t.Logf("allowed %d, blocked %d, verdicts published again after crashes or redeliveries %d", allowed, blocked, reemitted)
+	t.Logf("%d records, %d attempt ids: allowed %d, blocked %d, verdicts read again (redeliveries) %d", len(w.log), len(want), allowed, blocked, reemitted)
+	return allowed, blocked
+}
+
+// crashWorkload produces total attempts (with redeliveries and send
+// failures) while killing the processor with SIGKILL at least minKills
+// times, then checks every verdict against the model.
+func crashWorkload(t *testing.T, k *cluster, total, minKills int, start func() *proc) {
+	p := start()
+	w := newWorkload(k)
+	rng := rand.New(rand.NewPCG(3, 5))
+	kills := 0
+	for w.n < total {
+		w.produce(min(100, total-w.n))
+		if rng.IntN(10) == 0 || (kills < minKills && w.n >= (kills+1)*total/(minKills+1)) {
+			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+			p.kill()
+			kills++
+			p = start()
+		}
+	}
+	allowed, blocked := w.check(t)
+	if t.Failed() {
+		t.Logf("the last processor's log:\n%s", tail(p.stderr.String(), 60))
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	t.Logf("%d kills", kills)
 	if blocked == 0 || allowed == 0 || kills < minKills {
 		t.Fatalf("workload did not exercise the rule: allowed %d blocked %d kills %d", allowed, blocked, kills)
 	}

@@ -71,6 +71,16 @@ type Config struct {
 	// Default 6s (the contract allows 10 s from SIGTERM to exit).
 	ShutdownTimeout time.Duration
 
+	// ReemitLastBatch makes a partition worker publish the stored verdicts
+	// of its last committed batch again when it starts, in a transaction of
+	// their own (the same data: the contract allows a verdict re-emitted).
+	// The embedded development broker (kfake) turns it on: it has no
+	// transaction log, so a process killed in the middle of its EndTxn can
+	// leave a transaction committed on the changelog and aborted on the
+	// verdicts. A real Kafka completes every transaction it committed.
+	// Default off.
+	ReemitLastBatch bool
+
 	// TLS encrypts every connection to Kafka when enabled.
 	TLS TLS
 	// SASL authenticates every connection to Kafka when set.

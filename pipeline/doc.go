@@ -1,17 +1,57 @@
 // Package pipeline is sendgate's Kafka runner: it joins the consumer group on
 // the attempts topic, follows the settings topic in full, decides every
-// attempt with the quota rule, publishes verdicts (and dead letters) and waits
-// for their acknowledgement, and only then commits the partition's state and
-// its next offset to Pebble in one synced batch.
+// attempt with the quota rule, and commits each batch's outputs, state and
+// position as one Kafka transaction. It is the only package that imports
+// kafka-go.
 //
-// It is the only package that imports kafka-go. The flow per assigned
-// partition is:
+// # The commit protocol
 //
-//	fetch a batch -> catch up on settings -> decide -> publish, await acks
-//	  -> commit state + offset (one pebble.Sync batch) -> commit group offset
+// Each owned attempts partition has one worker and one transactional
+// producer, whose transactional id is "{group-id}-{attempts-topic}-{partition}"
+// (txn.go says why one id per partition). Per batch (commit.go):
 //
-// A crash at any point re-reads the records after the last committed batch;
-// decisions are deterministic (decision time comes from the record timestamp
-// and the persisted high-water mark), so the verdicts published again are the
-// same and nothing is counted twice.
+//  1. fetch the next committed records (isolation read_committed), catch up
+//     on settings (read-your-settings), decide (decide.go);
+//  2. in one transaction: the batch's changelog records (its state
+//     operations, one record per key, then its position) to the partition's
+//     changelog partition, its verdicts and dead letters, and the group
+//     offset of the attempts partition (TxnOffsetCommit, with the member id
+//     and generation);
+//  3. EndTxn(commit);
+//  4. the local Pebble commit: the same state operations and the position,
+//     with the changelog offset the state now reflects.
+//
+// The changelog (compacted, one partition per attempts partition) is the
+// durable copy of the state; the local store is its cache, committed
+// without fsync. The local store never holds a decision whose transaction
+// did not commit. A transaction that fails is aborted and the batch read
+// again; its verdicts were never visible to read_committed consumers.
+//
+// # Fencing
+//
+// An instance that gets a partition first calls InitProducerID with the
+// partition's transactional id: the broker bumps the epoch, aborts the
+// previous owner's open transaction and refuses whatever that owner sends
+// afterwards. A member that lost its generation (stalled by a GC or VM
+// pause past the session timeout) cannot commit either: TxnOffsetCommit
+// refuses its generation. Its worker drops the batch in hand and commits
+// nothing locally.
+//
+// # Resuming a partition
+//
+// After the fencing, planResume (resume.go, testdata/resume) compares the
+// local position (its attempts offset and the changelog offset it
+// reflects) with the changelog's start and last stable offset: use the
+// local state, catch up from the changelog (another owner wrote it since, or
+// this instance died between EndTxn and its local commit), restore it whole
+// (no usable local state), or rebuild from the attempts topic (no changelog).
+// The worker carries the plan out; its lifecycle is one partState
+// (starting, restoring, rebuilding, running, stopped). Only a running
+// partition is ready and answers quota queries.
+//
+// Decision time comes from the record timestamp and the partition's
+// persisted high-water mark, never from the clock of the moment (beyond the
+// contract's future clamp), and an attempt id already decided re-emits its
+// stored verdict. A batch whose transaction aborted is decided again, maybe
+// under newer settings: its first verdicts were never visible.
 package pipeline

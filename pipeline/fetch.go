@@ -41,7 +41,10 @@ type fetchResult struct {
 // client to filter), so sendgate sends the Fetch request itself and filters
 // them as the Java consumer does: a transactional batch of a producer whose
 // aborted transaction began at or before the batch is skipped, up to that
-// producer's abort marker.
+// producer's abort marker. A batch of the same producer with another epoch
+// ends the aborted transaction too (a transaction never spans epochs): a
+// broker that aborted a transaction in flight at a crash without writing
+// its marker (kfake does) must not hide the producer's later transactions.
 //
 // compacted allows skipping to the last stable offset when an unthrottled
 // fetch returns nothing below it: offsets compaction removed (compacted
@@ -89,21 +92,24 @@ func (b *broker) fetch(ctx context.Context, topic string, partition int, offset 
 	}
 	aborted := slices.Clone(fp.AbortedTransactions)
 	slices.SortFunc(aborted, func(a, b fetchAPI.ResponseTransaction) int { return int(a.FirstOffset - b.FirstOffset) })
-	abortedBy := map[int64]bool{} // producers whose aborted transaction is open here
+	// Producers whose aborted transaction is open here, with the epoch of
+	// its batches (-1 until its first batch).
+	abortedBy := map[int64]int16{}
 	lastSeen := int64(-1)
 	for _, batch := range batches {
 		var base, pid int64 = -1, -1
+		var epoch int16
 		var attrs protocol.Attributes
 		switch bt := batch.(type) {
 		case *protocol.RecordBatch:
-			base, pid, attrs = bt.BaseOffset, bt.ProducerID, bt.Attributes
+			base, pid, epoch, attrs = bt.BaseOffset, bt.ProducerID, bt.ProducerEpoch, bt.Attributes
 		case *protocol.ControlBatch:
 			base, pid, attrs = bt.BaseOffset, bt.ProducerID, bt.Attributes
 		case *protocol.MessageSet:
 			base = bt.BaseOffset
 		}
 		for len(aborted) > 0 && base >= 0 && aborted[0].FirstOffset <= base {
-			abortedBy[aborted[0].ProducerID] = true
+			abortedBy[aborted[0].ProducerID] = -1
 			aborted = aborted[1:]
 		}
 		if cb, ok := batch.(*protocol.ControlBatch); ok {
@@ -114,7 +120,18 @@ func (b *broker) fetch(ctx context.Context, topic string, partition int, offset 
 			}
 			continue
 		}
-		skip := attrs.Transactional() && abortedBy[pid]
+		skip := false
+		if e, ok := abortedBy[pid]; ok && attrs.Transactional() {
+			switch {
+			case e < 0:
+				abortedBy[pid] = epoch
+				skip = true
+			case e == epoch:
+				skip = true
+			default:
+				delete(abortedBy, pid) // a later epoch: that transaction ended
+			}
+		}
 		for {
 			r, err := batch.ReadRecord()
 			if err != nil {

@@ -37,7 +37,7 @@ func (e *env) instanceWith(dir string, mod func(*pipeline.Config)) *instance {
 		e.t.Fatal(err)
 	}
 	cfg := pipeline.Config{Brokers: []string{e.addr}, SessionTimeout: 6 * time.Second,
-		FetchMaxWait: 50 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(zerolog.WarnLevel)}
+		FetchMaxWait: 50 * time.Millisecond, Logger: zerolog.New(zerolog.NewTestWriter(e.t)).Level(testLogLevel())}
 	if mod != nil {
 		mod(&cfg)
 	}

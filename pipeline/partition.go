@@ -194,6 +194,12 @@ func (p *partition) start(ctx context.Context, groupOffset int64) error {
 		}
 	}
 	p.pos, p.publishFrom, p.groupAt = pos, publishFrom(pos.Offset, groupOffset), groupOffset
+	if r.cfg.ReemitLastBatch && plan.Action != rebuild && pos.BatchStart >= 0 && pos.BatchStart < pos.Offset {
+		// Read the last committed batch again: its attempts are found in
+		// the store and their verdicts published again.
+		log.Info().Int64("from", pos.BatchStart).Int64("to", pos.Offset).Msg("publishing the last committed batch's verdicts again")
+		p.pos.Offset, p.publishFrom = pos.BatchStart, pos.BatchStart
+	}
 	// The state may have changed under any earlier decider: a new one.
 	p.dec = decider{r: r, partition: p.id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(p.cacheContacts)}
 	if err := p.dec.loadFilter(); err != nil {

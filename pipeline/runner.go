@@ -184,6 +184,9 @@ func (r *Runner) trySetup(ctx context.Context) error {
 	if err := r.probe(ctx); err != nil {
 		return err
 	}
+	if err := r.kafka.checkTransactions(ctx); err != nil {
+		return err
+	}
 	if r.cfg.CreateTopics {
 		if err := r.kafka.ensureTopics(ctx); err != nil {
 			return err
@@ -195,9 +198,6 @@ func (r *Runner) trySetup(ctx context.Context) error {
 	}
 	for _, w := range warnings {
 		r.log.Warn().Msg(w)
-	}
-	if err := r.kafka.checkTransactions(ctx); err != nil {
-		return err
 	}
 	if err := r.loadPartitions(ctx); err != nil {
 		return err

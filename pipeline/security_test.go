@@ -18,6 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -151,6 +152,23 @@ func TestMissingTopicFailsAtStart(t *testing.T) {
 	case err := <-e.done:
 		if err == nil || !strings.Contains(err.Error(), "verdicts-topic") || !strings.Contains(err.Error(), "no-such-topic") {
 			t.Fatalf("Run returned %v, want an error naming the flag and the topic", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run neither failed nor stopped")
+	}
+	e.store.Close()
+	e.runner = nil
+}
+
+// A broker without transactions (Kafka before 2.5 here: TxnOffsetCommit v3
+// is KIP-447's) stops the processor at start with an error saying so.
+func TestBrokerWithoutTransactionsFailsAtStart(t *testing.T) {
+	e := newEnvWith(t, 1, []kfake.Opt{kfake.MaxVersions(kversion.V2_4_0())}, nil)
+	e.launch()
+	select {
+	case err := <-e.done:
+		if err == nil || !strings.Contains(err.Error(), "does not support") || !strings.Contains(err.Error(), "transactions") {
+			t.Fatalf("Run returned %v, want an error saying the brokers lack transactions", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run neither failed nor stopped")

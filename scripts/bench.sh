@@ -90,6 +90,12 @@ start_processor() {
 	return 1
 }
 
+# cpu_ticks: the processor's user + system CPU so far, in clock ticks
+# (/proc/PID/stat fields 14 and 15).
+cpu_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$PID/stat" 2>/dev/null || echo 0
+}
+
 # stop_processor: sets HWM to the processor's peak RSS (VmHWM) and stops it
 # (SIGTERM, then SIGKILL after 15 s).
 stop_processor() {
@@ -119,19 +125,26 @@ e2e() {
 	shift
 	echo "== end to end: $name (loadgen $*)" >&2
 	start_proc "$name" --partitions 8 "${EXTRA[@]}"
-	local rc=0
+	local rc=0 t0 t1
+	t0=$(cpu_ticks)
 	"$BIN/loadgen" --brokers "$BROKER" --json --timeout 60s "$@" >"$TMP/$name.json" || rc=$?
+	t1=$(cpu_ticks)
 	stop_proc
 	local hwm=$HWM
+	# Processor CPU (user + system, from /proc) per decision, in µs.
+	local cpu
+	cpu=$(jq -r --arg d "$((t1 - t0))" --arg hz "$(getconf CLK_TCK)" \
+		'if .verdicts > 0 then ($d|tonumber) / ($hz|tonumber) * 1e6 / .verdicts * 10 | round / 10 | tostring else "-" end' \
+		"$TMP/$name.json" 2>/dev/null || echo "-")
 	if [ ! -s "$TMP/$name.json" ]; then
 		echo "bench: loadgen $name failed (exit $rc) without a report" >&2
-		printf '%s\t-\t-\t-\t-\t-\t-\tERROR\t%s\n' "$name" "$hwm" >>"$TMP/e2e.rows"
+		printf '%s\t-\t-\t-\t-\t-\t-\t-\tERROR\t%s\n' "$name" "$hwm" >>"$TMP/e2e.rows"
 		FAILED=1
 		return
 	fi
 	[ "$rc" = 0 ] || FAILED=1
-	jq -r --arg name "$name" --arg hwm "$hwm" '[$name, (.verdicts|tostring),
-		(.decisions_per_sec|floor|tostring),
+	jq -r --arg name "$name" --arg hwm "$hwm" --arg cpu "$cpu" '[$name, (.verdicts|tostring),
+		(.decisions_per_sec|floor|tostring), $cpu,
 		(.latency_ms.p50*10|round/10|tostring), (.latency_ms.p99*10|round/10|tostring),
 		(.latency_ms.p99_9*10|round/10|tostring), (.latency_ms.max*10|round/10|tostring),
 		(if .ok then "OK" else "FAILED (\(.mismatches) differ, \(.missing) missing)" end), $hwm] | @tsv' \
@@ -199,7 +212,7 @@ fi
 	echo "End to end: processor in its own process on its embedded broker (8 partitions, fresh data dir${PROCESSOR_FLAGS:+, $PROCESSOR_FLAGS}),"
 	echo "cmd/loadgen on the same machine; latency = produce ack to verdict receipt, in ms; every verdict checked against the model"
 	{
-		printf 'run\tverdicts\tdecisions/s\tp50\tp99\tp99.9\tmax\tcheck\tprocessor VmHWM\n'
+		printf 'run\tverdicts\tdecisions/s\tCPU µs/decision\tp50\tp99\tp99.9\tmax\tcheck\tprocessor VmHWM\n'
 		cat "$TMP/e2e.rows"
 	} | column -t -s $'\t'
 	for n in throughput latency; do

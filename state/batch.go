@@ -11,10 +11,12 @@ import (
 	"github.com/sendgate/sendgate/quota"
 )
 
-// Batch collects writes that are committed together as one atomic, synced
-// Pebble write: a decision's state changes and the partition's Position, or
-// a settings change and the settings offset. Nothing of a Batch is visible
-// to reads before Commit; after Commit all of it is.
+// Batch collects writes that are committed together as one atomic Pebble
+// write: a batch of decisions' state changes and the partition's Position
+// (committed without fsync once the Kafka transaction carrying them to the
+// changelog committed), or a settings change and the settings offset.
+// Nothing of a Batch is visible to reads before Commit; after Commit all of
+// it is.
 //
 // Put methods only encode into the batch and never fail; an error (which
 // can only be a Pebble batch error) surfaces at Commit. Put methods copy
@@ -235,10 +237,11 @@ func (b *Batch) Len() int {
 // (Close is then a no-op). On error nothing of the batch was written.
 func (b *Batch) Commit() error { return b.commit(b.s.wo) }
 
-// CommitNoSync is Commit without waiting for fsync: the batch is durable
-// once a later synced commit (or the WAL's own flush) follows. Use it only
-// for writes whose loss is harmless (e.g. a position that a replay
-// recomputes).
+// CommitNoSync is Commit without waiting for fsync: the batch survives the
+// process being killed (it is in the OS page cache) and is durable once a
+// later synced commit (or the WAL's own flush) follows; a power loss may
+// lose a tail of such batches, never a part of one. Use it for writes that
+// exist elsewhere too (a batch whose changelog records Kafka committed).
 func (b *Batch) CommitNoSync() error { return b.commit(pebble.NoSync) }
 
 func (b *Batch) commit(wo *pebble.WriteOptions) error {

@@ -232,7 +232,8 @@ func appendPositionValue(dst []byte, pos Position) []byte {
 	dst = append(dst, valueVersion)
 	dst = binary.AppendVarint(dst, pos.Offset)
 	dst = binary.AppendVarint(dst, pos.HWM)
-	return binary.AppendVarint(dst, pos.ChangelogEnd)
+	dst = binary.AppendVarint(dst, pos.ChangelogEnd)
+	return binary.AppendVarint(dst, pos.BatchStart)
 }
 
 func decodePosition(val []byte) (Position, error) {
@@ -241,6 +242,9 @@ func decodePosition(val []byte) (Position, error) {
 	pos := Position{Offset: r.varint(), HWM: r.varint()}
 	if r.err == nil && r.off < len(r.b) { // absent in values written before it existed
 		pos.ChangelogEnd = r.varint()
+	}
+	if r.err == nil && r.off < len(r.b) { // idem
+		pos.BatchStart = r.varint()
 	}
 	return pos, r.done()
 }

@@ -5,11 +5,20 @@
 // # Atomicity
 //
 // Everything a decision changes (histories, verdicts, the partition's
-// Position) and everything a settings event changes (the bot's settings, the
-// settings partition's offset) is written through one Batch and committed as
-// one atomic, fsynced Pebble write. State and offset therefore never
-// disagree: after a crash the processor re-reads exactly the records whose
-// effects were not committed.
+// Position) is written through one Batch and committed as one atomic Pebble
+// write, and so is everything a settings event changes (the bot's settings,
+// the settings partition's offset). State and position therefore never
+// disagree.
+//
+// The store is the cache of the state changelog, as Kafka Streams runs
+// RocksDB: the pipeline commits a batch here only after the Kafka
+// transaction that carried the same operations to the changelog committed,
+// and without waiting for fsync (CommitNoSync). Position.ChangelogEnd says
+// how much of the changelog the partition's state reflects; after a crash
+// (or a lost tail of the write-ahead log on a power loss, which Pebble
+// recovers to a consistent prefix of batches) the pipeline catches up from
+// there. Batch.Each hands out a batch's operations for the changelog and
+// Batch.Restore applies them back.
 //
 // # Layout
 //

@@ -34,11 +34,16 @@ type Position struct {
 	// HWM is the decision-time high-water mark, Unix ms: the latest decision
 	// time of the partition, below which later decision times are raised.
 	HWM int64
-	// ChangelogEnd is the end offset of the partition's changelog after
-	// this instance's last acknowledged write to it (0: unknown). A
-	// changelog that has grown past it was written by another instance
-	// since: the local state is stale.
+	// ChangelogEnd is the offset of the partition's changelog up to which
+	// the partition's state reflects it: after the commit marker of the
+	// transaction that carried its last batch, or where a restore stopped
+	// (0: unknown). A changelog that has grown past it was written since
+	// (by another owner, or by a transaction this instance committed
+	// before it could commit locally): the state is caught up from here.
 	ChangelogEnd int64
+	// BatchStart is the first offset of the batch committed last (Offset
+	// is where it ended).
+	BatchStart int64
 }
 
 // BotSettings is the settings record of one bot.

@@ -77,6 +77,10 @@ func serve(ctx context.Context, o *options, log zerolog.Logger) error {
 		}
 		defer b.Close()
 		brokers = []string{b.Addr()}
+		// kfake commits a transaction partition by partition, with no
+		// transaction log: a kill -9 in the middle can commit it on the
+		// changelog and abort it on the verdicts.
+		o.pipeline.ReemitLastBatch = true
 		log.Warn().Str("addr", b.Addr()).Str("log_dir", filepath.Join(o.dataDir, "broker")).
 			Msg("no --brokers: started the embedded Kafka-protocol broker; this is the single-machine development mode, not for production")
 	}
