@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,6 +50,10 @@ func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *
 	bases, err := p.txn.commit(ctx, parts, off, r.cfg.now().UnixMilli())
 	if err != nil {
 		b.Close()
+		if errors.Is(err, kafka.MessageSizeTooLarge) && out != nil && out.dlq > 0 && !p.cutDeadLetters {
+			// Decided again with cut copies of the large dead letters.
+			p.cutDeadLetters = true
+		}
 		if classOf(err) == retryable {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			_ = p.txn.abort(actx) // best effort: the next init aborts it too
@@ -65,6 +70,7 @@ func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *
 			p.id, p.pos.Offset, next.Offset-1, err)
 	}
 	p.pos, p.groupAt = next, groupOffset
+	p.cutDeadLetters, p.dec.cutDeadLetters = false, false
 	p.dec.committed(w)
 	if committed != nil {
 		committed()

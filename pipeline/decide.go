@@ -3,7 +3,6 @@ package pipeline
 import (
 	"fmt"
 	"hash/maphash"
-	"strconv"
 
 	"github.com/segmentio/kafka-go"
 
@@ -69,6 +68,9 @@ type decider struct {
 	// out is reused batch after batch: its messages and arena are only
 	// referenced until the batch is published.
 	out output
+	// cutDeadLetters cuts large dead letters: the broker refused this
+	// batch's whole ones (see deadletter.go).
+	cutDeadLetters bool
 	// sweep is where the next batch's expiry sweep of the partition's
 	// state starts (state.Batch.Sweep's cursor; nil: from the first entry).
 	// It advances only when a batch commits.
@@ -150,7 +152,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 	}
 
 	// An attempt, valid or not: exactly one verdict per attempt id.
-	stored, found, serr := d.storedVerdict(w, in.ID)
+	stored, found, serr := d.storedVerdict(w, in.ID, t)
 	if serr != nil {
 		return serr
 	}
@@ -238,21 +240,26 @@ func (d *decider) history(w *work, bot, contact string, t int64) (*history, erro
 	w.hist[k] = h
 	return h, nil
 }
-func (d *decider) storedVerdict(w *work, id string) ([]byte, bool, error) {
+// storedVerdict returns the verdict of attempt id still remembered at
+// decision time t: stored (in this batch or before) with an expiry after t.
+// An expired one counts as forgotten whether or not the sweep deleted it
+// yet, so that a redelivery's fate depends only on the decision times (the
+// contract's "Exactly one verdict per attempt id").
+func (d *decider) storedVerdict(w *work, id string, t int64) ([]byte, bool, error) {
 	if v, ok := w.verdicts[id]; ok {
-		return v, true, nil
+		return v, w.expiry[id] > t, nil
 	}
 	if !d.filter.mayContain(id) {
 		return nil, false, nil
 	}
-	v, ok, err := d.r.store.Verdict(d.partition, id, d.dbuf[:0])
+	v, expireAt, ok, err := d.r.store.Verdict(d.partition, id, d.dbuf[:0])
 	if err != nil {
 		return nil, false, fmt.Errorf("partition %d: load verdict of attempt %q: %w", d.partition, id, err)
 	}
 	if ok {
 		d.dbuf = v
 	}
-	return v, ok, nil
+	return v, ok && expireAt > t, nil
 }
 
 // loadFilter (re)builds the filter of attempt ids from the store.
@@ -298,38 +305,14 @@ func (d *decider) emit(out *output, rec *record, v *events.Verdict) {
 	out.byKind[v.Outcome%4][v.Reason%5]++
 }
 
-// deadLetter appends the DLQ copy of rec.
-func (d *decider) deadLetter(out *output, rec *record, reason string) {
-	m := dlqMessage(d.r.cfg.DLQTopic, rec, reason, d.topic, d.partition)
-	m.Offset = -1 // not a verdict: finish leaves it alone
-	out.msgs = append(out.msgs, m)
-	out.dlq++
-}
-
-// Produce batches stay under maxBatchBytes, and a dead letter's value under
-// maxDeadLetter: Kafka refuses larger ones (message.max.bytes, ~1 MB by
-// default), and a refused dead letter would hold its batch forever.
+// Produce batches stay under maxBatchBytes (Kafka refuses a batch over
+// message.max.bytes, about 1 MB by default, whole); a record larger than
+// that goes in a batch of its own. Verdict keys are cut at maxVerdictKey
+// (only a rejected attempt can have a longer one).
 const (
 	maxBatchBytes = 1_000_000
-	maxDeadLetter = 512 << 10
 	maxVerdictKey = 16 << 10
 )
-
-// dlqMessage is the dead letter of rec: its key and value with the reason
-// and source headers. A value too large for Kafka is cut, and the header
-// sendgate-truncated gives its original length (the whole record stays at
-// its source offset).
-func dlqMessage(dlqTopic string, rec *record, reason, topic string, partition int32) kafka.Message {
-	m := kafka.Message{Topic: dlqTopic, Key: rec.Key, Value: rec.Value, Headers: dlqHeaders(reason, topic, partition, rec.Offset)}
-	if len(m.Key)+len(m.Value) > maxDeadLetter {
-		m.Headers = append(m.Headers,
-			kafka.Header{Key: "sendgate-truncated", Value: strconv.AppendInt(nil, int64(len(m.Value)), 10)},
-			kafka.Header{Key: "sendgate-truncated-key", Value: strconv.AppendInt(nil, int64(len(m.Key)), 10)})
-		m.Key = m.Key[:min(len(m.Key), 1024)]
-		m.Value = m.Value[:min(len(m.Value), maxDeadLetter-len(m.Key))]
-	}
-	return m
-}
 
 // count adds the batch's acknowledged verdicts and dead letters to the
 // metrics.
@@ -356,22 +339,6 @@ func (out *output) finish() {
 			m.Value = out.arena[start : start+n : start+n]
 		}
 		m.Offset, m.Partition = 0, 0
-	}
-}
-
-// dlqMsgs collects dead letters outside an attempts batch.
-type dlqMsgs []kafka.Message
-
-func (q *dlqMsgs) add(dlqTopic string, rec *record, reason, topic string, partition int32) {
-	*q = append(*q, dlqMessage(dlqTopic, rec, reason, topic, partition))
-}
-
-func dlqHeaders(reason, topic string, partition int32, offset int64) []kafka.Header {
-	return []kafka.Header{
-		{Key: "sendgate-error", Value: []byte(reason)},
-		{Key: "sendgate-source-topic", Value: []byte(topic)},
-		{Key: "sendgate-source-partition", Value: strconv.AppendInt(nil, int64(partition), 10)},
-		{Key: "sendgate-source-offset", Value: strconv.AppendInt(nil, offset, 10)},
 	}
 }
 

@@ -59,6 +59,9 @@ type partition struct {
 	groupAt int64
 	// sweepDebt is how many entries the expiry sweep owes: two per record.
 	sweepDebt int
+	// cutDeadLetters: the broker refused the batch in hand's dead letters
+	// as too large; it is decided again with cut copies.
+	cutDeadLetters bool
 }
 
 func newPartition(r *Runner, id int32, gen *kafka.Generation, cacheContacts int) *partition {
@@ -201,7 +204,8 @@ func (p *partition) start(ctx context.Context, groupOffset int64) error {
 		p.pos.Offset, p.publishFrom = pos.BatchStart, pos.BatchStart
 	}
 	// The state may have changed under any earlier decider: a new one.
-	p.dec = decider{r: r, partition: p.id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(p.cacheContacts)}
+	p.dec = decider{r: r, partition: p.id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(p.cacheContacts),
+		cutDeadLetters: p.cutDeadLetters}
 	if err := p.dec.loadFilter(); err != nil {
 		return &storageError{err}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,5 +176,67 @@ func TestInvalidAttemptReadAgainIsDeadLetteredAgain(t *testing.T) {
 	}
 	if dl := e.dlqN(2); string(dl[0].Value) != string(bad) || string(dl[1].Value) != string(bad) {
 		t.Fatalf("dead letters: %q / %q", dl[0].Value, dl[1].Value)
+	}
+}
+
+// setTopicConfig sets one configuration entry of a topic.
+func (e *env) setTopicConfig(topic, name, value string) {
+	e.t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Value = name, &value
+	res.Configs = append(res.Configs, c)
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(context.Background(), e.cl)
+	if err != nil || resp.Resources[0].ErrorCode != 0 {
+		e.t.Fatalf("set %s=%s on %s: %v %+v", name, value, topic, err, resp)
+	}
+}
+
+// An invalid attempt of 1 MiB − 4 KiB reaches the DLQ byte for byte. One
+// larger than the DLQ topic accepts (max.message.bytes) is refused: the
+// batch is then decided again with a cut copy, whose headers give the
+// original sizes; the attempt still gets its rejected verdict once.
+func TestDeadLettersByteForByte(t *testing.T) {
+	e := newEnv(t, 1)
+	e.setTopicConfig(attemptsTopic, "max.message.bytes", "4194304")
+	e.start()
+	defer e.stop()
+	big := func(id string, n int) []byte {
+		v := events.AppendAttempt(nil, id, "bot1", "c1", "", base().UnixMilli()) // agent_id empty: invalid
+		return append(v[:len(v)-1], append([]byte(`,"pad":"`+strings.Repeat("x", n-len(v)-10)), '"', '}')...)
+	}
+	whole := big("w1", 1<<20-4<<10)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ProducerBatchMaxBytes(4<<20), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/c1"), Value: whole}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.verdict("w1"); v.Outcome != events.Rejected {
+		t.Fatalf("w1: %+v", v)
+	}
+	dl := e.dlqN(1)[0]
+	if !bytes.Equal(dl.Value, whole) || header(dl, "sendgate-truncated") != "" {
+		t.Fatalf("dead letter of %d bytes (truncated header %q), want the %d bytes of the record", len(dl.Value), header(dl, "sendgate-truncated"), len(whole))
+	}
+	tooBig := big("t1", 2<<20)
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/c1"), Value: tooBig}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.verdict("t1"); v.Outcome != events.Rejected {
+		t.Fatalf("t1: %+v", v)
+	}
+	dl = e.dlqN(2)[1]
+	if header(dl, "sendgate-truncated") != fmt.Sprint(len(tooBig)) || len(dl.Value) > 512<<10 || !bytes.Equal(dl.Value, tooBig[:len(dl.Value)]) {
+		t.Fatalf("cut dead letter: %d bytes, sendgate-truncated %q; want a prefix of at most 512 KiB and the original size %d",
+			len(dl.Value), header(dl, "sendgate-truncated"), len(tooBig))
+	}
+	if n := e.verdictCount("t1"); n != 1 {
+		t.Fatalf("t1 has %d verdicts", n)
 	}
 }

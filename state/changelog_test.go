@@ -75,7 +75,7 @@ func TestChangelogRoundTrip(t *testing.T) {
 	if h, _ := dst.History(3, "bot", "c2", nil); len(h) != 0 {
 		t.Fatalf("deleted history c2 restored: %v", h)
 	}
-	if v, ok, _ := dst.Verdict(3, "a1", nil); !ok || string(v) != "v1" {
+	if v, _, ok, _ := dst.Verdict(3, "a1", nil); !ok || string(v) != "v1" {
 		t.Fatalf("verdict: %q %v", v, ok)
 	}
 	n := 0

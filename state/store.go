@@ -201,15 +201,19 @@ func (s *Store) HistoryExpiry(p int32, bot, contact string, dst []quota.Send) ([
 }
 
 // Verdict copies the stored verdict bytes of attemptID in partition p into
-// dst[:0] and returns them and true; with none stored it returns dst[:0] and
-// false. The result never aliases Pebble memory. A verdict whose expiry has
-// passed is returned until Batch.Sweep deletes it.
-func (s *Store) Verdict(p int32, attemptID string, dst []byte) ([]byte, bool, error) {
+// dst[:0] and returns them, their expiry and true; with none stored it
+// returns dst[:0], 0 and false. The result never aliases Pebble memory. A
+// verdict whose expiry has passed is returned until Batch.Sweep deletes it:
+// the caller compares expireAt with its decision time, so that whether an
+// attempt id is remembered never depends on the sweep's progress.
+func (s *Store) Verdict(p int32, attemptID string, dst []byte) (v []byte, expireAt int64, ok bool, err error) {
 	dst = dst[:0]
 	kb := s.keyBuf()
 	k := appendVerdictKey((*kb)[:0], p, attemptID)
-	ok, err := s.get(k, func(val []byte) error {
-		_, body, err := decodeHeader(val)
+	ok, err = s.get(k, func(val []byte) error {
+		var body int
+		var err error
+		expireAt, body, err = decodeHeader(val)
 		if err == nil {
 			dst = append(dst, val[body:]...)
 		}
@@ -217,9 +221,9 @@ func (s *Store) Verdict(p int32, attemptID string, dst []byte) ([]byte, bool, er
 	})
 	s.putKeyBuf(kb, k)
 	if err != nil {
-		return dst[:0], false, fmt.Errorf("state: partition %d: verdict %q: %w", p, attemptID, err)
+		return dst[:0], 0, false, fmt.Errorf("state: partition %d: verdict %q: %w", p, attemptID, err)
 	}
-	return dst, ok, nil
+	return dst, expireAt, ok, nil
 }
 
 // scan calls fn with every key and value in [lower, upper); both are valid

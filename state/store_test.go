@@ -188,7 +188,7 @@ func (f fixture) check(t testing.TB, s *Store) {
 	}
 	var vb []byte
 	for k, want := range f.verdicts {
-		got, ok, err := s.Verdict(atoi32(k[0]), k[1], vb)
+		got, _, ok, err := s.Verdict(atoi32(k[0]), k[1], vb)
 		if err != nil || !ok || !bytes.Equal(got, want) {
 			t.Errorf("Verdict%q = %q, %v, %v; want %q", k, got, ok, err, want)
 		}
@@ -234,7 +234,7 @@ func TestRoundTrip(t *testing.T) {
 	if h, err := s.History(0, "nobody", "none", buf); err != nil || len(h) != 0 || cap(h) != 8 {
 		t.Errorf("History(absent, buf) = %v (cap %d), %v; want empty buf", h, cap(h), err)
 	}
-	if v, ok, err := s.Verdict(0, "nope", []byte("junk")); err != nil || ok || len(v) != 0 {
+	if v, _, ok, err := s.Verdict(0, "nope", []byte("junk")); err != nil || ok || len(v) != 0 {
 		t.Errorf("Verdict(absent) = %q, %v, %v", v, ok, err)
 	}
 	if _, ok, err := s.Position(99); err != nil || ok {
@@ -299,7 +299,7 @@ func TestBatchIsAtomic(t *testing.T) {
 		t.Errorf("Close after Commit: %v", err)
 	}
 	for k, want := range f.verdicts {
-		if got, ok, err := s.Verdict(atoi32(k[0]), k[1], nil); !ok || err != nil || !bytes.Equal(got, want) {
+		if got, _, ok, err := s.Verdict(atoi32(k[0]), k[1], nil); !ok || err != nil || !bytes.Equal(got, want) {
 			t.Errorf("Verdict%q after Commit = %q, %v, %v", k, got, ok, err)
 		}
 	}
@@ -497,7 +497,7 @@ func TestSweepLeavesNothing(t *testing.T) {
 			if got, _ := s.History(0, "bot", "contact", nil); len(got) == 0 {
 				t.Fatal("history deleted before its expiry")
 			}
-			if _, ok, _ := s.Verdict(0, fmt.Sprintf("att-%d", len(times)-1), nil); !ok {
+			if _, _, ok, _ := s.Verdict(0, fmt.Sprintf("att-%d", len(times)-1), nil); !ok {
 				t.Fatal("last verdict deleted before its expiry")
 			}
 			left -= v
@@ -803,7 +803,7 @@ func TestCorruptValue(t *testing.T) {
 	if err := s.db.Set(k2, []byte{7}, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Verdict(4, "v", nil); err == nil || !strings.Contains(err.Error(), "unknown value version 7") {
+	if _, _, _, err := s.Verdict(4, "v", nil); err == nil || !strings.Contains(err.Error(), "unknown value version 7") {
 		t.Errorf("Verdict of a corrupt value: %v", err)
 	}
 	b := s.NewBatch()
