@@ -92,8 +92,10 @@ func TestComposeChecksCatchMistakes(t *testing.T) {
 			"", "the processor would create topics (--create-topics=true from SENDGATE_CREATE_TOPICS/--create-topics)"},
 		{"renamed attempts topic", "SENDGATE_LOG_LEVEL: info", "SENDGATE_LOG_LEVEL: info\n      SENDGATE_ATTEMPTS_TOPIC: other.attempts",
 			"", `attempts topic "other.attempts" (--attempts-topic, from SENDGATE_ATTEMPTS_TOPIC/--attempts-topic) is not created by service topics`},
-		{"no LogAppendTime", "--config message.timestamp.type=LogAppendTime --config retention.ms=2678400000", "--config retention.ms=2678400000",
-			"", `topic "desk.active-messages.attempts" must be created with --config message.timestamp.type=LogAppendTime, has none`},
+		{"no CreateTime", "--config message.timestamp.type=CreateTime --config retention.ms=2678400000", "--config retention.ms=2678400000",
+			"", `topic "desk.active-messages.attempts" must be created with --config message.timestamp.type=CreateTime, has none`},
+		{"LogAppendTime", "--config message.timestamp.type=CreateTime --config retention.ms=2678400000", "--config message.timestamp.type=LogAppendTime --config retention.ms=2678400000",
+			"", `topic "desk.active-messages.attempts" must be created with --config message.timestamp.type=CreateTime, has message.timestamp.type=LogAppendTime`},
 		{"settings not compacted", "--config cleanup.policy=compact --config", "--config",
 			"", `topic "desk.bot-settings" must be created with --config cleanup.policy=compact, has none`},
 		{"short retention", "retention.ms=2678400000", "retention.ms=86400000",
@@ -547,7 +549,7 @@ func checkCompose(cf composeFile, dockerfile string, flags map[string]flagInfo) 
 		if _, ok := created[changelog]; !ok {
 			add("changelog topic %q (--changelog-topic, default <group-id>-state-changelog) is not created by service %s", changelog, initName)
 		}
-		want(setting("attempts-topic"), "message.timestamp.type", "LogAppendTime")
+		want(setting("attempts-topic"), "message.timestamp.type", "CreateTime")
 		want(setting("settings-topic"), "cleanup.policy", "compact")
 		want(changelog, "cleanup.policy", "compact")
 		if r, ok := created[setting("attempts-topic")]["retention.ms"]; ok {

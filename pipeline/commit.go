@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -69,7 +68,7 @@ func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *
 		return storageErr("partition %d: local commit of offsets %d..%d (committed to Kafka; restored at the next start): %w",
 			p.id, p.pos.Offset, next.Offset-1, err)
 	}
-	p.pos, p.groupAt = next, groupOffset
+	p.pos, p.groupAt, p.progress = next, groupOffset, true
 	p.cutDeadLetters, p.dec.cutDeadLetters = false, false
 	p.dec.committed(w)
 	if committed != nil {
@@ -116,8 +115,10 @@ func (r *Runner) route(parts []txnPart, msgs []kafka.Message) []txnPart {
 	first := len(parts)
 	for i := range msgs {
 		m := &msgs[i]
-		ps := r.topicPartitions(m.Topic)
-		tp := topicPartition{m.Topic, int32(bal.Balance(*m, ps...))}
+		tp := topicPartition{topic: m.Topic}
+		if ps := r.partitionsOf(m.Topic); len(ps) > 0 { // always, after setup
+			tp.partition = int32(bal.Balance(*m, ps...))
+		}
 		j := first
 		for j < len(parts) && parts[j].tp != tp {
 			j++
@@ -130,13 +131,11 @@ func (r *Runner) route(parts []txnPart, msgs []kafka.Message) []txnPart {
 	return parts
 }
 
-// topicPartitions returns the partitions of an output topic (verdicts,
-// dead letters), as last read from the metadata.
-func (r *Runner) topicPartitions(topic string) []int {
+// partitionsOf returns the partitions of a topic sendgate writes
+// (attempts, verdicts, dead letters), as last read from the metadata (nil
+// before setup read them).
+func (r *Runner) partitionsOf(topic string) []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if ps := r.outParts[topic]; len(ps) > 0 {
-		return ps
-	}
-	panic(fmt.Sprintf("pipeline: no partitions known for topic %s", topic))
+	return r.outParts[topic]
 }

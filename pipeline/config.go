@@ -33,7 +33,7 @@ type Config struct {
 	SessionTimeout time.Duration
 
 	// CreateTopics creates missing topics at start (attempts and settings with
-	// message.timestamp.type=LogAppendTime, settings compacted). Default off;
+	// message.timestamp.type=CreateTime, Kafka's default; settings and changelog compacted). Default off;
 	// the embedded broker turns it on.
 	CreateTopics bool
 	// Partitions is the partition count of topics created by CreateTopics.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"hash/maphash"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -42,10 +43,11 @@ func newWork() *work {
 
 // output is what a batch publishes.
 type output struct {
-	msgs     []kafka.Message
-	arena    []byte
-	verdicts int
-	dlq      int
+	msgs      []kafka.Message
+	arena     []byte
+	verdicts  int
+	dlq       int
+	forwarded int
 	// byKind counts the verdicts by outcome and reason, for the metrics
 	// (added once Kafka acknowledged them).
 	byKind [4][5]int
@@ -68,6 +70,12 @@ type decider struct {
 	// out is reused batch after batch: its messages and arena are only
 	// referenced until the batch is published.
 	out output
+	// forwardFrom is the first offset whose records are forwarded (those
+	// before it were, when the batch is read again to re-publish its
+	// verdicts).
+	forwardFrom int64
+	// warned is when each producer was last warned about (forwarding).
+	warned map[int64]int64
 	// cutDeadLetters cuts large dead letters: the broker refused this
 	// batch's whole ones (see deadletter.go).
 	cutDeadLetters bool
@@ -95,8 +103,19 @@ func (d *decider) decideBatch(recs []record, pos state.Position, publishFrom int
 	}
 	*out = output{msgs: out.msgs[:0], arena: out.arena[:0]}
 	limit := nowMs + FutureClamp.Milliseconds()
+	parts := d.r.partitionsOf(d.topic)
 	for i := range recs {
 		rec := &recs[i]
+		if target, ok := keyPartition(rec.Key, parts); ok && target != d.partition {
+			// Not this partition's: decided on its key's, where this
+			// copy goes in the batch's transaction. It does not move
+			// this partition's decision time.
+			w.next = rec.Offset + 1
+			if rec.Offset >= max(publishFrom, d.forwardFrom) {
+				d.forward(out, rec, target, nowMs)
+			}
+			continue
+		}
 		t := min(rec.TimeMs, limit)
 		t = max(t, w.hwm)
 		w.hwm = t
@@ -240,6 +259,7 @@ func (d *decider) history(w *work, bot, contact string, t int64) (*history, erro
 	w.hist[k] = h
 	return h, nil
 }
+
 // storedVerdict returns the verdict of attempt id still remembered at
 // decision time t: stored (in this batch or before) with an expiry after t.
 // An expired one counts as forgotten whether or not the sweep deleted it
@@ -327,6 +347,9 @@ func (out *output) count(m *metrics, topic string) {
 	if out.dlq > 0 {
 		m.dlq.WithLabelValues(topic).Add(float64(out.dlq))
 	}
+	if out.forwarded > 0 {
+		m.forwarded.Add(float64(out.forwarded))
+	}
 }
 
 // finish points every verdict message at its bytes in the arena and clears
@@ -339,6 +362,33 @@ func (out *output) finish() {
 			m.Value = out.arena[start : start+n : start+n]
 		}
 		m.Offset, m.Partition = 0, 0
+	}
+}
+
+// keyPartition is the partition of parts that Kafka's default partitioner
+// (murmur2) gives key; false for an empty key (a producer's choice).
+func keyPartition(key []byte, parts []int) (int32, bool) {
+	if len(key) == 0 || len(parts) == 0 {
+		return 0, false
+	}
+	return int32((kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: key}, parts...)), true
+}
+
+// forward appends the copy of rec for its key's partition: the same key,
+// value, headers and timestamp. A warning per producer and minute says
+// which producer does not partition by murmur2.
+func (d *decider) forward(out *output, rec *record, target int32, nowMs int64) {
+	out.msgs = append(out.msgs, kafka.Message{Topic: d.topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers,
+		Time: time.UnixMilli(rec.TimeMs), Offset: -1})
+	out.forwarded++
+	if d.warned == nil {
+		d.warned = map[int64]int64{}
+	}
+	if last, ok := d.warned[rec.Producer]; !ok || nowMs-last >= time.Minute.Milliseconds() {
+		d.warned[rec.Producer] = nowMs
+		d.r.log.Warn().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
+			Int32("key_partition", target).Int64("producer_id", rec.Producer).Str("key", truncate(rec.Key)).
+			Msg("a record on another partition than its key's (the producer does not partition by murmur2, e.g. librdkafka's default): forwarded to its key's partition, decided there (warned once a minute per producer)")
 	}
 }
 

@@ -145,7 +145,10 @@ func (b *broker) fetch(ctx context.Context, topic string, partition int, offset 
 				closeRecord(r)
 				continue
 			}
-			rec := record{Offset: r.Offset, TimeMs: r.Time.UnixMilli()}
+			rec := record{Offset: r.Offset, TimeMs: r.Time.UnixMilli(), Producer: pid}
+			for _, h := range r.Headers {
+				rec.Headers = append(rec.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+			}
 			if rec.Key, err = readBytes(r.Key); err == nil {
 				rec.Value, err = readBytes(r.Value)
 			}

@@ -14,10 +14,14 @@ import (
 // record is one fetched Kafka record, its key and value copied out of the
 // fetch buffers.
 type record struct {
-	Offset int64
-	TimeMs int64
-	Key    []byte
-	Value  []byte
+	Offset  int64
+	TimeMs  int64
+	Key     []byte
+	Value   []byte
+	Headers []kafka.Header
+	// Producer is the producer id of the record's batch (-1: a producer
+	// without one), to tell producers apart in logs.
+	Producer int64
 }
 
 // broker wraps the kafka-go client calls sendgate makes.
@@ -87,14 +91,16 @@ func (b *broker) offsets(ctx context.Context, topic string, parts []int) (first,
 
 // ensureTopics creates the topics that do not exist yet.
 func (b *broker) ensureTopics(ctx context.Context) error {
-	lat := []kafka.ConfigEntry{{ConfigName: "message.timestamp.type", ConfigValue: "LogAppendTime"}}
+	// Record timestamps are the producers' (CreateTime, Kafka's default):
+	// the decision time of a record, kept by the copy that forwarding
+	// writes to its key's partition.
 	topics := []kafka.TopicConfig{
 		// Retention longer than the longest window (30 days): an instance
 		// without a partition's state rebuilds it from this topic.
-		{Topic: b.cfg.AttemptsTopic, NumPartitions: b.cfg.Partitions, ReplicationFactor: -1, ConfigEntries: append(lat,
-			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "2678400000"})},
-		{Topic: b.cfg.SettingsTopic, NumPartitions: 1, ReplicationFactor: -1, ConfigEntries: append(lat,
-			kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})},
+		{Topic: b.cfg.AttemptsTopic, NumPartitions: b.cfg.Partitions, ReplicationFactor: -1, ConfigEntries: []kafka.ConfigEntry{
+			{ConfigName: "retention.ms", ConfigValue: "2678400000"}}},
+		{Topic: b.cfg.SettingsTopic, NumPartitions: 1, ReplicationFactor: -1, ConfigEntries: []kafka.ConfigEntry{
+			{ConfigName: "cleanup.policy", ConfigValue: "compact"}}},
 		{Topic: b.cfg.VerdictsTopic, NumPartitions: b.cfg.Partitions, ReplicationFactor: -1},
 		{Topic: b.cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: -1},
 	}

@@ -12,6 +12,7 @@ type metrics struct {
 	verdicts        *prometheus.CounterVec // verdict, reason
 	consumed        *prometheus.CounterVec // topic
 	dlq             *prometheus.CounterVec // source topic
+	forwarded       prometheus.Counter     // attempts records moved to their key's partition
 	duplicates      prometheus.Counter     // attempts answered from the idempotency record
 	failedReleased  *prometheus.CounterVec // result: released|unknown
 	settingsApplied *prometheus.CounterVec // result: applied|stale|tombstone|invalid
@@ -29,7 +30,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sendgate_verdicts_total", Help: "Verdicts published, by verdict and reason (re-emitted duplicates included).",
+			Name: "sendgate_verdicts_total", Help: "Verdicts committed (in the batches' transactions), by verdict and reason (re-emitted duplicates included).",
 		}, []string{"verdict", "reason"}),
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendgate_records_consumed_total", Help: "Records read from Kafka, by topic.",
@@ -37,6 +38,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendgate_dlq_records_total", Help: "Records copied to the dead-letter topic, by source topic.",
 		}, []string{"source_topic"}),
+		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sendgate_forwarded_records_total", Help: "Attempts-topic records that sat on another partition than their key's (murmur2) and were forwarded to it.",
+		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sendgate_duplicate_attempts_total", Help: "Attempts whose id already had a verdict; the stored verdict was re-emitted.",
 		}),
@@ -51,33 +55,33 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
 		}),
 		batchLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "sendgate_batch_seconds", Help: "Time from a batch fetched to its verdicts acknowledged and state committed.",
+			Name: "sendgate_batch_seconds", Help: "Time from a batch fetched to its transaction and local commit done (settings catch-up, decide, transaction, local commit).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		decisionDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "sendgate_decision_latency_seconds", Help: "Time from an attempt's record timestamp to its verdict acknowledged by Kafka (newest record of each batch).",
+			Name: "sendgate_decision_latency_seconds", Help: "Time from an attempt's record timestamp to its verdict committed (newest record of each batch).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sendgate_consumer_lag", Help: "Records of an owned attempts partition not yet processed (high watermark - next offset).",
+			Name: "sendgate_consumer_lag", Help: "Records of an owned attempts partition not yet processed (last stable offset - next offset).",
 		}, []string{"partition"}),
 		stateKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sendgate_state_keys", Help: "Keys in Pebble state by kind (history: contacts with counted sends; verdict: idempotency records) written minus deleted since start: an approximate trend, not an exact count.",
 		}, []string{"kind"}),
 		publishRetries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sendgate_publish_retries_total", Help: "Verdict/DLQ publishes retried after an error.",
+			Name: "sendgate_publish_retries_total", Help: "Dead letters of the settings topic whose write was retried after an error (attempts batches retry as whole transactions).",
 		}),
 		fetchErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendgate_fetch_errors_total", Help: "Failed fetches, by topic.",
 		}, []string{"topic"}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "sendgate_ready", Help: "1 when settings are caught up, partitions are assigned and the broker answers.",
+			Name: "sendgate_ready", Help: "1 when settings are caught up, the group is joined, every owned partition is restored and running, the processor is not stopping and the broker answers.",
 		}),
 		partitionsOwned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sendgate_partitions_owned", Help: "Attempts partitions assigned to this instance.",
 		}),
 	}
-	reg.MustRegister(m.verdicts, m.consumed, m.dlq, m.duplicates, m.failedReleased, m.settingsApplied,
+	reg.MustRegister(m.verdicts, m.consumed, m.dlq, m.forwarded, m.duplicates, m.failedReleased, m.settingsApplied,
 		m.batchSize, m.batchLatency, m.decisionDelay, m.lag, m.stateKeys, m.publishRetries,
 		m.fetchErrors, m.ready, m.partitionsOwned)
 	return m

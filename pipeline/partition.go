@@ -59,6 +59,8 @@ type partition struct {
 	groupAt int64
 	// sweepDebt is how many entries the expiry sweep owes: two per record.
 	sweepDebt int
+	// progress is set when a batch commits: the retry backoff starts over.
+	progress bool
 	// cutDeadLetters: the broker refused the batch in hand's dead letters
 	// as too large; it is decided again with cut copies.
 	cutDeadLetters bool
@@ -96,6 +98,12 @@ func (p *partition) run(ctx context.Context, groupOffset int64) error {
 		if err == nil || ctx.Err() != nil {
 			return nil
 		}
+		// Not ready, and no quota answers, until started again.
+		p.setState(partStarting)
+		if p.progress {
+			bo.reset() // batches committed since the last failure
+			p.progress = false
+		}
 		var se *storageError
 		if errors.As(err, &se) {
 			return err
@@ -115,12 +123,11 @@ func (p *partition) run(ctx context.Context, groupOffset int64) error {
 				return nil
 			}
 		default:
-			p.log.Warn().Err(err).Dur("retry_in", bo.peek()).Msg("transaction failed: aborted; the batch will be read again")
+			p.log.Warn().Err(err).Dur("retry_in", bo.peek()).Msg("partition worker failed (nothing of the batch in hand was committed): starting it again")
 			if !sleep(ctx, bo.next()) {
 				return nil
 			}
 		}
-		p.setState(partStarting)
 		groupOffset = max(groupOffset, p.groupAt)
 	}
 	return nil
@@ -197,15 +204,16 @@ func (p *partition) start(ctx context.Context, groupOffset int64) error {
 		}
 	}
 	p.pos, p.publishFrom, p.groupAt = pos, publishFrom(pos.Offset, groupOffset), groupOffset
+	forwardFrom := int64(0)
 	if r.cfg.ReemitLastBatch && plan.Action != rebuild && pos.BatchStart >= 0 && pos.BatchStart < pos.Offset {
 		// Read the last committed batch again: its attempts are found in
 		// the store and their verdicts published again.
 		log.Info().Int64("from", pos.BatchStart).Int64("to", pos.Offset).Msg("publishing the last committed batch's verdicts again")
-		p.pos.Offset, p.publishFrom = pos.BatchStart, pos.BatchStart
+		p.pos.Offset, p.publishFrom, forwardFrom = pos.BatchStart, pos.BatchStart, pos.Offset
 	}
 	// The state may have changed under any earlier decider: a new one.
 	p.dec = decider{r: r, partition: p.id, topic: r.cfg.AttemptsTopic, cache: newHistoryCache(p.cacheContacts),
-		cutDeadLetters: p.cutDeadLetters}
+		cutDeadLetters: p.cutDeadLetters, forwardFrom: forwardFrom}
 	if err := p.dec.loadFilter(); err != nil {
 		return &storageError{err}
 	}
@@ -231,11 +239,7 @@ func (p *partition) loop(ctx context.Context) error {
 				return nil
 			}
 			if errors.Is(err, kafka.OffsetOutOfRange) {
-				// The group's offset belongs to the log the position
-				// was for: every record from the new position on is
-				// published.
-				p.pos = p.outOfRange(ctx, p.pos)
-				p.publishFrom = p.pos.Offset
+				p.pos, p.publishFrom = p.outOfRange(ctx, p.pos, p.publishFrom)
 				continue
 			}
 			r.metrics.fetchErrors.WithLabelValues(r.cfg.AttemptsTopic).Inc()
@@ -424,14 +428,16 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 }
 
 // outOfRange handles a stored offset the partition no longer has: beyond its
-// end (the topic was recreated) or before its start (retention removed
-// records). State is kept either way.
-func (p *partition) outOfRange(ctx context.Context, pos state.Position) state.Position {
+// end (the topic was recreated: the group's offset belongs to the old log,
+// and every record of the new one is published) or before its start
+// (retention removed records). State is kept either way. It returns the
+// new position and first offset to publish.
+func (p *partition) outOfRange(ctx context.Context, pos state.Position, publish int64) (state.Position, int64) {
 	first, end, err := p.r.kafka.offsets(ctx, p.r.cfg.AttemptsTopic, []int{int(p.id)})
 	if err != nil {
 		p.log.Warn().Err(err).Msg("offset out of range and offsets unavailable; retrying")
 		sleep(ctx, time.Second)
-		return pos
+		return pos, publish
 	}
 	f, e := first[int(p.id)], end[int(p.id)]
 	switch {
@@ -442,13 +448,13 @@ func (p *partition) outOfRange(ctx context.Context, pos state.Position) state.Po
 		// their idempotency records.
 		p.log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).Int64("log_end", e).
 			Msg("stored offset is beyond the partition's end (topic recreated?): reading the partition from its start, state kept")
-		pos.Offset = f
+		pos.Offset, publish = f, f
 	case pos.Offset < f:
 		p.log.Error().Int64("stored_offset", pos.Offset).Int64("log_start", f).
 			Msg("records before the partition's first offset were deleted by retention: continuing from its start")
 		pos.Offset = f
 	}
-	return pos
+	return pos, publish
 }
 
 // query returns the counted sends of a contact, as committed: the local

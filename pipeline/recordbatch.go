@@ -50,13 +50,18 @@ type batchProducer struct {
 
 // appendRawRecordSet appends to dst the record set of one Produce request
 // partition: its size as an int32, then one transactional v2 batch of msgs
-// (their Key, Value and Headers), every record stamped timeMs. msgs must not
+// (their Key, Value, Headers and Time; a zero Time is timeMs). msgs must not
 // be empty.
 func appendRawRecordSet(dst []byte, msgs []kafka.Message, prod batchProducer, timeMs int64) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, rawRecordSetSizeLen+batchHeaderLen)...)
+	first, last := int64(1<<62), int64(-1<<62)
 	for i := range msgs {
-		dst = appendRecord(dst, &msgs[i], int64(i))
+		t := recordTime(&msgs[i], timeMs)
+		first, last = min(first, t), max(last, t)
+	}
+	for i := range msgs {
+		dst = appendRecord(dst, &msgs[i], recordTime(&msgs[i], timeMs)-first, int64(i))
 	}
 	set := dst[start:]
 	b := set[rawRecordSetSizeLen:]
@@ -68,8 +73,8 @@ func appendRawRecordSet(dst []byte, msgs []kafka.Message, prod batchProducer, ti
 	b[16] = 2
 	be.PutUint16(b[21:], attrTransactional)
 	be.PutUint32(b[23:], uint32(len(msgs)-1))
-	be.PutUint64(b[27:], uint64(timeMs))
-	be.PutUint64(b[35:], uint64(timeMs))
+	be.PutUint64(b[27:], uint64(first))
+	be.PutUint64(b[35:], uint64(last))
 	be.PutUint64(b[43:], uint64(prod.id))
 	be.PutUint16(b[51:], uint16(prod.epoch))
 	be.PutUint32(b[53:], uint32(prod.sequence))
@@ -78,16 +83,23 @@ func appendRawRecordSet(dst []byte, msgs []kafka.Message, prod batchProducer, ti
 	return dst
 }
 
-// appendRecord appends one record, its timestamp delta 0 and its offset
-// delta delta.
-func appendRecord(dst []byte, m *kafka.Message, delta int64) []byte {
-	n := recordBodyLen(m, delta)
+func recordTime(m *kafka.Message, def int64) int64 {
+	if m.Time.IsZero() {
+		return def
+	}
+	return m.Time.UnixMilli()
+}
+
+// appendRecord appends one record with its timestamp delta and offset
+// delta.
+func appendRecord(dst []byte, m *kafka.Message, tsDelta, delta int64) []byte {
+	n := recordBodyLen(m, tsDelta, delta)
 	dst = binary.AppendVarint(dst, int64(n))
-	dst = append(dst, 0)                  // attributes
-	dst = binary.AppendVarint(dst, 0)     // timestamp delta
-	dst = binary.AppendVarint(dst, delta) // offset delta
-	dst = appendVarBytes(dst, m.Key)      // key
-	dst = appendVarBytes(dst, m.Value)    // value
+	dst = append(dst, 0)                    // attributes
+	dst = binary.AppendVarint(dst, tsDelta) // timestamp delta
+	dst = binary.AppendVarint(dst, delta)   // offset delta
+	dst = appendVarBytes(dst, m.Key)        // key
+	dst = appendVarBytes(dst, m.Value)      // value
 	dst = binary.AppendVarint(dst, int64(len(m.Headers)))
 	for _, h := range m.Headers {
 		dst = binary.AppendVarint(dst, int64(len(h.Key)))
@@ -106,8 +118,8 @@ func appendVarBytes(dst, b []byte) []byte {
 }
 
 // recordBodyLen is the length of a record after its length field.
-func recordBodyLen(m *kafka.Message, delta int64) int {
-	n := 1 + varintLen(0) + varintLen(delta) + varBytesLen(m.Key) + varBytesLen(m.Value) + varintLen(int64(len(m.Headers)))
+func recordBodyLen(m *kafka.Message, tsDelta, delta int64) int {
+	n := 1 + varintLen(tsDelta) + varintLen(delta) + varBytesLen(m.Key) + varBytesLen(m.Value) + varintLen(int64(len(m.Headers)))
 	for _, h := range m.Headers {
 		n += varintLen(int64(len(h.Key))) + len(h.Key) + varBytesLen(h.Value)
 	}
@@ -116,7 +128,7 @@ func recordBodyLen(m *kafka.Message, delta int64) int {
 
 // recordLen is how many bytes a message adds to a batch, at most.
 func recordLen(m *kafka.Message) int {
-	n := recordBodyLen(m, 1<<20)
+	n := recordBodyLen(m, 1<<40, 1<<20)
 	return n + varintLen(int64(n))
 }
 

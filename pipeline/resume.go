@@ -9,7 +9,9 @@ type resumeInput struct {
 	// Local says the local store has a position for the partition;
 	// LocalOffset is its next attempts offset and LocalChangelog the
 	// changelog offset up to which the local state reflects the changelog
-	// (0: unknown, a state written before transactions).
+	// (0: unknown: a state written before versions recorded it, or by a
+	// processor without transactions, whose ChangelogEnd meant another
+	// thing).
 	Local          bool
 	LocalOffset    int64
 	LocalChangelog int64

@@ -35,7 +35,7 @@ type Runner struct {
 	mu            sync.Mutex
 	parts         map[int32]*partition // owned attempts partitions
 	attemptsParts []int                // every partition of the attempts topic
-	outParts      map[string][]int     // partitions of the verdicts and DLQ topics
+	outParts      map[string][]int     // partitions of the topics written: attempts (forwarding), verdicts, DLQ
 	settingsReady atomic.Bool
 	joined        atomic.Bool
 	stopping      atomic.Bool
@@ -302,7 +302,7 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	r.updateReady()
 
 	// Workers run under the generation (gen.Start): it ends only once each
-	// has committed its batch in hand and its final group offset.
+	// has finished (committed or abandoned) its batch in hand.
 	var wg sync.WaitGroup
 	wg.Add(1)
 	gen.Start(func(gctx context.Context) {
@@ -421,7 +421,7 @@ func (r *Runner) loadPartitions(ctx context.Context) error {
 	if len(cl) < len(all) {
 		return &setupError{fmt.Errorf("pipeline: changelog-topic: %q has %d partitions, the attempts topic %d: add partitions to the changelog topic (same count), then restart", r.cfg.ChangelogTopic, len(cl), len(all))}
 	}
-	out := map[string][]int{}
+	out := map[string][]int{r.cfg.AttemptsTopic: all}
 	for _, t := range []string{r.cfg.VerdictsTopic, r.cfg.DLQTopic} {
 		if out[t], err = r.kafka.partitions(ctx, t); err != nil {
 			return err

@@ -243,7 +243,8 @@ func decodePosition(val []byte) (Position, error) {
 	if r.err == nil && r.off < len(r.b) { // absent in values written before it existed
 		pos.ChangelogEnd = r.varint()
 	}
-	if r.err == nil && r.off < len(r.b) { // idem
+	pos.BatchStart = pos.Offset // absent: nothing known to read again
+	if r.err == nil && r.off < len(r.b) {
 		pos.BatchStart = r.varint()
 	}
 	return pos, r.done()

@@ -61,7 +61,7 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		httpAddr  = fs.String("http-addr", "127.0.0.1:8080", "health, metrics and query API")
 		session   = fs.Duration("session-timeout", 10*time.Second, "consumer-group session timeout: how soon a dead instance's partitions move")
 		logLevel  = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
-		create    = fs.Bool("create-topics", true, "create missing topics at start (attempts and settings with LogAppendTime, settings compacted)")
+		create    = fs.Bool("create-topics", true, "create missing topics at start (attempts and settings with CreateTime, settings and changelog compacted)")
 		parts     = fs.Int("partitions", 8, "partition count of the attempts and verdicts topics when they are created")
 		maxBatch  = fs.Int("max-batch", 4096, "most records decided and committed as one batch")
 		retention = fs.Duration("verdict-retention", 24*time.Hour, "least time a verdict is kept to answer redelivered attempts (longer when the bot's window is)")
