@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
@@ -31,11 +32,10 @@ func benchDecideCommit(b *testing.B, parts int) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	r, err := New(Config{Brokers: []string{"unused:9092"}}, st, prometheus.NewRegistry())
-	if err != nil {
-		b.Fatal(err)
-	}
-	r.settings.load("bot", state.BotSettings{Settings: quota.Settings{Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000}, Floor: 1})
+	s := quota.Settings{Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000}
+	deps := deciderDeps{store: st, settings: func(string) quota.Settings { return s },
+		partitions: func(string) []int { return nil }, metrics: newMetrics(prometheus.NewRegistry()), log: zerolog.Nop(),
+		cfg: deciderConfig{attemptsTopic: "attempts", verdictsTopic: "verdicts", dlqTopic: "dlq", retentionMs: (24 * time.Hour).Milliseconds()}}
 	const batch, contacts = 4096, 20_000
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	per := b.N / parts
@@ -61,8 +61,7 @@ func benchDecideCommit(b *testing.B, parts int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			part := newPartition(r, int32(p), nil, 1<<18)
-			part.dec = decider{r: r, partition: int32(p), topic: r.cfg.AttemptsTopic, cache: newHistoryCache(1 << 18)}
+			part := &partition{dec: newDecider(deps, int32(p), 1<<18)}
 			pos := state.Position{}
 			for _, recs := range inputs[p] {
 				w, out, err := part.dec.decideBatch(recs, pos, 0, time.Now().UnixMilli())

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sendgate/sendgate/quota"
 )
 
 // Config configures a Runner. The zero value of every field but Brokers means
@@ -104,7 +106,7 @@ const (
 
 // FutureClamp is how far ahead of the processor's wall clock a record
 // timestamp may be before it is clamped (fixed by the contract).
-const FutureClamp = 5 * time.Minute
+const FutureClamp = quota.FutureClamp
 
 // EnsureDefaults fills in the defaults of unset fields.
 func (c *Config) EnsureDefaults() {

@@ -17,13 +17,12 @@ const maxDeadLetter = 512 << 10
 
 // deadLetter appends the DLQ copy of rec.
 func (d *decider) deadLetter(out *output, rec *record, reason string) {
-	m := dlqMessage(d.r.cfg.DLQTopic, rec, reason, d.topic, d.partition, d.cutDeadLetters)
+	m := dlqMessage(d.cfg.dlqTopic, rec, reason, d.topic, d.partition, d.cutDeadLetters)
 	if d.cutDeadLetters && len(m.Value) < len(rec.Value) {
-		d.r.log.Error().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
+		d.log.Error().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
 			Int("key_bytes", len(rec.Key)).Int("value_bytes", len(rec.Value)).
 			Msg("the broker refused the dead letter as too large: a cut copy goes to the DLQ (the whole record stays at its source offset)")
 	}
-	m.Offset = -1 // not a verdict: finish leaves it alone
 	out.msgs = append(out.msgs, m)
 	out.dlq++
 }

@@ -3,9 +3,8 @@ package pipeline
 import (
 	"fmt"
 	"hash/maphash"
-	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/rs/zerolog"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
@@ -41,24 +40,43 @@ func newWork() *work {
 	return &work{hist: map[contactKey]*history{}, verdicts: map[string][]byte{}, expiry: map[string]int64{}}
 }
 
-// output is what a batch publishes.
-type output struct {
-	msgs      []kafka.Message
-	arena     []byte
-	verdicts  int
-	dlq       int
-	forwarded int
-	// byKind counts the verdicts by outcome and reason, for the metrics
-	// (added once Kafka acknowledged them).
-	byKind [4][5]int
-	// newest record timestamp of the batch, for the decision-latency metric
-	newestMs int64
+// deciderDeps are what a decider uses besides its partition's state: the
+// store it reads (it never writes: its work is committed by the partition
+// worker), the settings in force, the partitions of the topics it writes,
+// its configuration, metrics and log.
+type deciderDeps struct {
+	store      *state.Store
+	settings   func(bot string) quota.Settings
+	partitions func(topic string) []int
+	cfg        deciderConfig
+	metrics    *metrics
+	log        zerolog.Logger
+}
+
+// deciderConfig is the part of Config a decider needs.
+type deciderConfig struct {
+	attemptsTopic, verdictsTopic, dlqTopic string
+	// retentionMs is the least time an attempt id is remembered.
+	retentionMs int64
+}
+
+// deciderDeps returns the decider dependencies of the runner.
+func (r *Runner) deciderDeps() deciderDeps {
+	return deciderDeps{store: r.store, settings: r.settings.get, partitions: r.partitionsOf, metrics: r.metrics, log: r.log,
+		cfg: deciderConfig{attemptsTopic: r.cfg.AttemptsTopic, verdictsTopic: r.cfg.VerdictsTopic, dlqTopic: r.cfg.DLQTopic,
+			retentionMs: r.cfg.VerdictRetention.Milliseconds()}}
+}
+
+// newDecider returns the decider of attempts partition partition, caching
+// the histories of up to cacheContacts contacts.
+func newDecider(deps deciderDeps, partition int32, cacheContacts int) decider {
+	return decider{deciderDeps: deps, partition: partition, topic: deps.cfg.attemptsTopic, cache: newHistoryCache(cacheContacts)}
 }
 
 // decider decides the records of one partition. It is not safe for
 // concurrent use; one partition worker owns it.
 type decider struct {
-	r         *Runner
+	deciderDeps
 	partition int32
 	topic     string
 	vbuf      []byte
@@ -98,12 +116,8 @@ func (d *decider) decideBatch(recs []record, pos state.Position, publishFrom int
 	w := newWork()
 	w.hwm = pos.HWM
 	out := &d.out
-	if cap(out.arena) < 512*len(recs) {
-		out.arena = make([]byte, 0, 512*len(recs))
-	}
-	*out = output{msgs: out.msgs[:0], arena: out.arena[:0]}
-	limit := nowMs + FutureClamp.Milliseconds()
-	parts := d.r.partitionsOf(d.topic)
+	out.reset(len(recs))
+	parts := d.partitions(d.topic)
 	for i := range recs {
 		rec := &recs[i]
 		if target, ok := keyPartition(rec.Key, parts); ok && target != d.partition {
@@ -116,8 +130,7 @@ func (d *decider) decideBatch(recs []record, pos state.Position, publishFrom int
 			}
 			continue
 		}
-		t := min(rec.TimeMs, limit)
-		t = max(t, w.hwm)
+		t := quota.DecisionTime(rec.TimeMs, nowMs, w.hwm)
 		w.hwm = t
 		w.next = rec.Offset + 1
 		publish := rec.Offset >= publishFrom
@@ -130,7 +143,7 @@ func (d *decider) decideBatch(recs []record, pos state.Position, publishFrom int
 }
 
 func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish bool) error {
-	log := d.r.log
+	log := d.log
 	in, err := events.DecodeInbound(rec.Value)
 	if err != nil && in.ID == "" {
 		// Unreadable: dead-letter only.
@@ -161,9 +174,9 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		h.sends, ok = quota.Release(h.sends, in.AttemptID)
 		if ok {
 			h.dirty = true
-			d.r.metrics.failedReleased.WithLabelValues("released").Inc()
+			d.metrics.failedReleased.WithLabelValues("released").Inc()
 		} else {
-			d.r.metrics.failedReleased.WithLabelValues("unknown").Inc()
+			d.metrics.failedReleased.WithLabelValues("unknown").Inc()
 			log.Debug().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
 				Str("attempt_id", in.AttemptID).Msg("send-failed for an attempt with no counted send; ignored")
 		}
@@ -180,7 +193,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		if err := v.UnmarshalBinary(stored); err != nil {
 			return fmt.Errorf("partition %d: stored verdict of attempt %q: %w", d.partition, in.ID, err)
 		}
-		d.r.metrics.duplicates.Inc()
+		d.metrics.duplicates.Inc()
 		log.Debug().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
 			Str("attempt_id", in.ID).Msg("duplicate attempt; stored verdict re-emitted")
 		if publish {
@@ -202,14 +215,14 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 			AttemptID: in.ID, BotID: in.BotID, ContactID: in.ContactID, AgentID: in.AgentID,
 			Outcome: events.Rejected, Reason: events.InvalidRequest, Error: err.Error(), DecidedAt: t,
 		}
-		retain = d.r.cfg.VerdictRetention.Milliseconds()
+		retain = d.cfg.retentionMs
 		log.Warn().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
 			Str("attempt_id", in.ID).Err(err).Msg("invalid attempt; rejected and dead-lettered")
 		if publish {
 			d.deadLetter(out, rec, err.Error())
 		}
 	} else {
-		s := d.r.settings.get(in.BotID)
+		s := d.settings(in.BotID)
 		h, err := d.history(w, in.BotID, in.ContactID, t)
 		if err != nil {
 			return err
@@ -222,7 +235,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		h.dirty = true // expired sends dropped, or one recorded
 		h.window = s.WindowMs
 		v = events.FromDecision(in, dec, s, t)
-		retain = max(s.WindowMs, d.r.cfg.VerdictRetention.Milliseconds())
+		retain = max(s.WindowMs, d.cfg.retentionMs)
 	}
 	d.vbuf = v.AppendBinary(d.vbuf[:0])
 	w.verdicts[in.ID] = append([]byte(nil), d.vbuf...)
@@ -244,12 +257,12 @@ func (d *decider) history(w *work, bot, contact string, t int64) (*history, erro
 	sends, expireAt, ok := d.cache.get(k)
 	if !ok {
 		var err error
-		sends, expireAt, err = d.r.store.HistoryExpiry(d.partition, bot, contact, nil)
+		sends, expireAt, err = d.store.HistoryExpiry(d.partition, bot, contact, nil)
 		if err != nil {
 			return nil, fmt.Errorf("partition %d: load history of %s/%s: %w", d.partition, bot, contact, err)
 		}
 	}
-	h := &history{existed: len(sends) > 0, window: d.r.settings.get(bot).WindowMs, expireAt: expireAt}
+	h := &history{existed: len(sends) > 0, window: d.settings(bot).WindowMs, expireAt: expireAt}
 	// A stored history whose expiry has passed may have been swept or not,
 	// depending on the sweep's progress: it counts as gone either way, so
 	// that a decision never depends on when the sweep ran (or on a restart).
@@ -272,7 +285,7 @@ func (d *decider) storedVerdict(w *work, id string, t int64) ([]byte, bool, erro
 	if !d.filter.mayContain(id) {
 		return nil, false, nil
 	}
-	v, expireAt, ok, err := d.r.store.Verdict(d.partition, id, d.dbuf[:0])
+	v, expireAt, ok, err := d.store.Verdict(d.partition, id, d.dbuf[:0])
 	if err != nil {
 		return nil, false, fmt.Errorf("partition %d: load verdict of attempt %q: %w", d.partition, id, err)
 	}
@@ -285,7 +298,7 @@ func (d *decider) storedVerdict(w *work, id string, t int64) ([]byte, bool, erro
 // loadFilter (re)builds the filter of attempt ids from the store.
 func (d *decider) loadFilter() error {
 	var hs []uint64
-	if err := d.r.store.EachVerdictID(d.partition, func(id []byte) error {
+	if err := d.store.EachVerdictID(d.partition, func(id []byte) error {
 		hs = append(hs, maphash.Bytes(filterSeed, id))
 		return nil
 	}); err != nil {
@@ -306,25 +319,6 @@ func (d *decider) committed(w *work) {
 	}
 }
 
-// emit appends the verdict message for rec.
-func (d *decider) emit(out *output, rec *record, v *events.Verdict) {
-	start := len(out.arena)
-	out.arena = events.AppendVerdict(out.arena, v)
-	key := rec.Key
-	if len(key) > maxVerdictKey {
-		// Only a rejected attempt can have such a key (a valid one is
-		// bot_id/contact_id): cut it rather than have Kafka refuse the batch.
-		key = key[:maxVerdictKey]
-	}
-	out.msgs = append(out.msgs, kafka.Message{
-		Topic: d.r.cfg.VerdictsTopic, Key: key,
-		// Value is fixed up in finish: the arena may still move.
-		Offset: int64(start), Partition: len(out.arena) - start,
-	})
-	out.verdicts++
-	out.byKind[v.Outcome%4][v.Reason%5]++
-}
-
 // Produce batches stay under maxBatchBytes (Kafka refuses a batch over
 // message.max.bytes, about 1 MB by default, whole); a record larger than
 // that goes in a batch of its own. Verdict keys are cut at maxVerdictKey
@@ -333,64 +327,6 @@ const (
 	maxBatchBytes = 1_000_000
 	maxVerdictKey = 16 << 10
 )
-
-// count adds the batch's acknowledged verdicts and dead letters to the
-// metrics.
-func (out *output) count(m *metrics, topic string) {
-	for o := range out.byKind {
-		for r, n := range out.byKind[o] {
-			if n > 0 {
-				m.verdicts.WithLabelValues(events.Outcome(o).String(), events.Reason(r).String()).Add(float64(n))
-			}
-		}
-	}
-	if out.dlq > 0 {
-		m.dlq.WithLabelValues(topic).Add(float64(out.dlq))
-	}
-	if out.forwarded > 0 {
-		m.forwarded.Add(float64(out.forwarded))
-	}
-}
-
-// finish points every verdict message at its bytes in the arena and clears
-// the fields used to carry the positions.
-func (out *output) finish() {
-	for i := range out.msgs {
-		m := &out.msgs[i]
-		if m.Offset >= 0 && m.Value == nil {
-			start, n := int(m.Offset), m.Partition
-			m.Value = out.arena[start : start+n : start+n]
-		}
-		m.Offset, m.Partition = 0, 0
-	}
-}
-
-// keyPartition is the partition of parts that Kafka's default partitioner
-// (murmur2) gives key; false for an empty key (a producer's choice).
-func keyPartition(key []byte, parts []int) (int32, bool) {
-	if len(key) == 0 || len(parts) == 0 {
-		return 0, false
-	}
-	return int32((kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: key}, parts...)), true
-}
-
-// forward appends the copy of rec for its key's partition: the same key,
-// value, headers and timestamp. A warning per producer and minute says
-// which producer does not partition by murmur2.
-func (d *decider) forward(out *output, rec *record, target int32, nowMs int64) {
-	out.msgs = append(out.msgs, kafka.Message{Topic: d.topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers,
-		Time: time.UnixMilli(rec.TimeMs), Offset: -1})
-	out.forwarded++
-	if d.warned == nil {
-		d.warned = map[int64]int64{}
-	}
-	if last, ok := d.warned[rec.Producer]; !ok || nowMs-last >= time.Minute.Milliseconds() {
-		d.warned[rec.Producer] = nowMs
-		d.r.log.Warn().Str("topic", d.topic).Int32("partition", d.partition).Int64("offset", rec.Offset).
-			Int32("key_partition", target).Int64("producer_id", rec.Producer).Str("key", truncate(rec.Key)).
-			Msg("a record on another partition than its key's (the producer does not partition by murmur2, e.g. librdkafka's default): forwarded to its key's partition, decided there (warned once a minute per producer)")
-	}
-}
 
 // keyMatches reports whether key is "{bot}/{contact}".
 func keyMatches(key []byte, bot, contact string) bool {

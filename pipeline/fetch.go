@@ -49,7 +49,7 @@ type fetchResult struct {
 // compacted allows skipping to the last stable offset when an unthrottled
 // fetch returns nothing below it: offsets compaction removed (compacted
 // topics only; on the attempts topic an empty answer never skips anything).
-func (b *broker) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
+func (b *kafkaClient) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
 	res := fetchResult{records: recs[:0], next: offset}
 	resp, err := b.client.Transport.RoundTrip(ctx, b.client.Addr, &fetchAPI.Request{
 		ReplicaID:      -1,
@@ -147,7 +147,7 @@ func (b *broker) fetch(ctx context.Context, topic string, partition int, offset 
 			}
 			rec := record{Offset: r.Offset, TimeMs: r.Time.UnixMilli(), Producer: pid}
 			for _, h := range r.Headers {
-				rec.Headers = append(rec.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+				rec.Headers = append(rec.Headers, kafka.Header(h))
 			}
 			if rec.Key, err = readBytes(r.Key); err == nil {
 				rec.Value, err = readBytes(r.Value)

@@ -24,21 +24,22 @@ type record struct {
 	Producer int64
 }
 
-// broker wraps the kafka-go client calls sendgate makes.
-type broker struct {
+// kafkaClient wraps the kafka-go client calls sendgate makes (besides the
+// consumer group and the transactional producer).
+type kafkaClient struct {
 	client *kafka.Client
 	cfg    *Config
 }
 
-func newBroker(cfg *Config, transport *kafka.Transport) *broker {
-	return &broker{
+func newKafkaClient(cfg *Config, transport *kafka.Transport) *kafkaClient {
+	return &kafkaClient{
 		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport},
 		cfg:    cfg,
 	}
 }
 
 // partitions returns the partition ids of topic, ascending.
-func (b *broker) partitions(ctx context.Context, topic string) ([]int, error) {
+func (b *kafkaClient) partitions(ctx context.Context, topic string) ([]int, error) {
 	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of topic %s: %w", topic, err)
@@ -63,7 +64,7 @@ func (b *broker) partitions(ctx context.Context, topic string) ([]int, error) {
 // offsets returns the first offset and the end of each partition of topic,
 // as a read_committed reader sees it: the last stable offset (the first
 // offset of a transaction still open, or the high watermark).
-func (b *broker) offsets(ctx context.Context, topic string, parts []int) (first, end map[int]int64, err error) {
+func (b *kafkaClient) offsets(ctx context.Context, topic string, parts []int) (first, end map[int]int64, err error) {
 	reqs := make([]kafka.OffsetRequest, 0, 2*len(parts))
 	for _, p := range parts {
 		reqs = append(reqs, kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
@@ -90,7 +91,7 @@ func (b *broker) offsets(ctx context.Context, topic string, parts []int) (first,
 }
 
 // ensureTopics creates the topics that do not exist yet.
-func (b *broker) ensureTopics(ctx context.Context) error {
+func (b *kafkaClient) ensureTopics(ctx context.Context) error {
 	// Record timestamps are the producers' (CreateTime, Kafka's default):
 	// the decision time of a record, kept by the copy that forwarding
 	// writes to its key's partition.
@@ -137,7 +138,7 @@ func (b *broker) ensureTopics(ctx context.Context) error {
 // checkTopics verifies that the four topics exist with partitions that have
 // leaders, and returns warnings for settings that weaken the guarantees.
 // A missing topic is an error naming it and the flag.
-func (b *broker) checkTopics(ctx context.Context) (warnings []string, err error) {
+func (b *kafkaClient) checkTopics(ctx context.Context) (warnings []string, err error) {
 	counts := map[string]int{}
 	for _, t := range []struct{ flag, name string }{
 		{"attempts-topic", b.cfg.AttemptsTopic}, {"settings-topic", b.cfg.SettingsTopic},
@@ -189,7 +190,7 @@ func (b *broker) checkTopics(ctx context.Context) (warnings []string, err error)
 // checkTransactions stops the processor at start when the brokers cannot
 // run Kafka transactions or read committed records: sendgate's guarantees
 // across instances rest on them.
-func (b *broker) checkTransactions(ctx context.Context) error {
+func (b *kafkaClient) checkTransactions(ctx context.Context) error {
 	resp, err := b.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
 	if err != nil {
 		return fmt.Errorf("api versions: %w", err)

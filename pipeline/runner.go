@@ -12,13 +12,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/sendgate/sendgate/quota"
 	"github.com/sendgate/sendgate/state"
 )
-
-// ErrNotOwned is returned by Quota for a contact whose partition this
-// instance does not own (now): its state here may be stale.
-var ErrNotOwned = errors.New("pipeline: the contact's partition is not owned by this instance")
 
 // Runner is the sendgate processor: see the package documentation.
 type Runner struct {
@@ -26,7 +21,7 @@ type Runner struct {
 	store    *state.Store
 	log      zerolog.Logger
 	metrics  *metrics
-	kafka    *broker
+	kafka    *kafkaClient
 	conns    *connections
 	writer   *kafka.Writer
 	settings *settingsTable
@@ -69,7 +64,7 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		outParts: map[string][]int{},
 	}
 	r.conns = conns
-	r.kafka = newBroker(&r.cfg, conns.transport)
+	r.kafka = newKafkaClient(&r.cfg, conns.transport)
 	// The writer only writes the dead letters of the settings topic (outside
 	// any attempts transaction); everything else goes through the
 	// partitions' transactions.
@@ -227,121 +222,6 @@ func (r *Runner) probe(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// consume runs consumer-group generations until ctx is done.
-func (r *Runner) consume(ctx context.Context, cancel context.CancelCauseFunc) {
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                     r.cfg.GroupID,
-		Brokers:                r.cfg.Brokers,
-		Dialer:                 r.conns.dialer,
-		Topics:                 []string{r.cfg.AttemptsTopic},
-		SessionTimeout:         r.cfg.SessionTimeout,
-		RebalanceTimeout:       r.cfg.SessionTimeout,
-		HeartbeatInterval:      r.cfg.SessionTimeout / 5,
-		JoinGroupBackoff:       time.Second,
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: 10 * time.Second,
-		StartOffset:            kafka.FirstOffset,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			r.log.Debug().Str("component", "consumer-group").Msgf(msg, args...)
-		}),
-	})
-	if err != nil {
-		cancel(fmt.Errorf("pipeline: consumer group: %w", err))
-		return
-	}
-	defer func() {
-		if err := cg.Close(); err != nil {
-			r.log.Debug().Err(err).Msg("leaving the consumer group")
-		}
-	}()
-	for {
-		gen, err := cg.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			r.noteBrokerError(err)
-			r.log.Warn().Err(err).Msg("joining the consumer group failed; retrying")
-			sleep(ctx, time.Second)
-			continue
-		}
-		r.runGeneration(ctx, cancel, gen)
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// runGeneration runs one worker per assigned partition and returns when the
-// generation ends (rebalance) or ctx is done, all workers having committed.
-func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFunc, gen *kafka.Generation) {
-	assigned := gen.Assignments[r.cfg.AttemptsTopic]
-	ids := make([]int32, 0, len(assigned))
-	for _, a := range assigned {
-		ids = append(ids, int32(a.ID))
-	}
-	r.log.Info().Int32("generation", gen.ID).Interface("partitions", ids).Msg("consumer group generation")
-	parts := make(map[int32]*partition, len(assigned))
-	for _, a := range assigned {
-		parts[int32(a.ID)] = newPartition(r, int32(a.ID), gen, max(r.cfg.CacheContacts/max(len(assigned), 1), 1024))
-	}
-	// Partitions may have been added to the topics.
-	if err := r.loadPartitions(ctx); err != nil {
-		var se *setupError
-		if errors.As(err, &se) {
-			cancel(se.err)
-			return
-		}
-		r.log.Warn().Err(err).Msg("cannot refresh the topics' partitions; using those read before")
-	}
-	r.mu.Lock()
-	r.parts = parts
-	r.mu.Unlock()
-	r.metrics.partitionsOwned.Set(float64(len(parts)))
-	r.joined.Store(true)
-	r.updateReady()
-
-	// Workers run under the generation (gen.Start): it ends only once each
-	// has finished (committed or abandoned) its batch in hand.
-	var wg sync.WaitGroup
-	wg.Add(1)
-	gen.Start(func(gctx context.Context) {
-		// Ends the generation on shutdown, and keeps it while there is no
-		// partition to work on.
-		defer wg.Done()
-		select {
-		case <-gctx.Done():
-		case <-ctx.Done():
-		}
-	})
-	for _, a := range assigned {
-		p := parts[int32(a.ID)]
-		offset := a.Offset
-		wg.Add(1)
-		gen.Start(func(gctx context.Context) {
-			defer wg.Done()
-			wctx, wcancel := context.WithCancel(ctx)
-			defer wcancel()
-			stop := context.AfterFunc(gctx, wcancel)
-			defer stop()
-			if err := p.run(wctx, offset); err != nil {
-				r.log.Error().Err(err).Int32("partition", p.id).Msg("stopping the processor")
-				cancel(err)
-			}
-		})
-	}
-	wg.Wait()
-	r.joined.Store(false)
-	r.mu.Lock()
-	r.parts = map[int32]*partition{}
-	r.mu.Unlock()
-	for id := range parts {
-		r.metrics.lag.DeleteLabelValues(partLabel(id))
-	}
-	r.metrics.partitionsOwned.Set(0)
-	r.updateReady()
-}
-
 // publish writes msgs and waits for their acknowledgement, retrying failed
 // messages with backoff until ctx is done.
 func (r *Runner) publish(ctx context.Context, msgs []kafka.Message) error {
@@ -388,23 +268,6 @@ func (r *Runner) addStateKeys(d stateDelta) {
 	r.metrics.stateKeys.WithLabelValues("verdict").Set(float64(max(v, 0)))
 }
 
-// Ready reports whether the processor is ready to decide: settings caught up,
-// a consumer-group generation joined with every owned partition's state
-// loaded, not shutting down, and the broker answering.
-func (r *Runner) Ready() bool {
-	if !r.settingsReady.Load() || !r.joined.Load() || r.stopping.Load() || r.brokerOKAt.Load() < r.brokerErrAt.Load() {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, p := range r.parts {
-		if p.current() != partRunning {
-			return false
-		}
-	}
-	return true
-}
-
 // loadPartitions reads the partitions of the attempts topic and of the
 // output topics. Partitions added to the attempts topic need their
 // changelog partitions first: a record routed elsewhere would be lost to a
@@ -439,34 +302,4 @@ func (r *Runner) updateReady() {
 	} else {
 		r.metrics.ready.Set(0)
 	}
-}
-
-// Settings returns the settings in force for bot.
-func (r *Runner) Settings(bot string) quota.Settings { return r.settings.get(bot) }
-
-// Quota evaluates the limit of a contact at time at over the sends counted so
-// far with decision time <= at. It reads the local state, which holds
-// exactly the decisions whose transactions committed. It returns ErrNotOwned
-// for a partition this instance does not own or is still restoring or
-// rebuilding.
-func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
-	s := r.settings.get(bot)
-	r.mu.Lock()
-	parts := r.attemptsParts
-	r.mu.Unlock()
-	if len(parts) == 0 {
-		return quota.Decision{}, s, errors.New("pipeline: not started")
-	}
-	pid := int32((&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(bot + "/" + contact)}, parts...))
-	r.mu.Lock()
-	p := r.parts[pid]
-	r.mu.Unlock()
-	if p == nil {
-		return quota.Decision{}, s, fmt.Errorf("%w: partition %d", ErrNotOwned, pid)
-	}
-	sends, err := p.query(bot, contact)
-	if err != nil {
-		return quota.Decision{}, s, err
-	}
-	return quota.Usage(sends, s, agent, at.UnixMilli()), s, nil
 }

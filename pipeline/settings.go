@@ -83,14 +83,3 @@ func (t *settingsTable) commit(staged map[string]state.BotSettings) {
 	}
 	t.mu.Unlock()
 }
-
-// maxWindowMs is the longest window any bot uses (at least the default).
-func (t *settingsTable) maxWindowMs() int64 {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	m := int64(quota.DefaultWindowSeconds * 1000)
-	for _, bs := range t.bots {
-		m = max(m, bs.Settings.WindowMs)
-	}
-	return m
-}

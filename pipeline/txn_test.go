@@ -24,7 +24,7 @@ type txnEnv struct {
 	t       *testing.T
 	cluster *kfake.Cluster
 	addr    string
-	b       *broker
+	b       *kafkaClient
 }
 
 func newTxnEnv(t *testing.T) *txnEnv {
@@ -40,7 +40,7 @@ func newTxnEnv(t *testing.T) *txnEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &txnEnv{t: t, cluster: c, addr: c.ListenAddrs()[0], b: newBroker(&cfg, conns.transport)}
+	return &txnEnv{t: t, cluster: c, addr: c.ListenAddrs()[0], b: newKafkaClient(&cfg, conns.transport)}
 }
 
 func (e *txnEnv) producer(id string) *txnProducer {

@@ -31,6 +31,8 @@ import (
 //	                                  first; only the 3 oldest and newest of
 //	                                  more than 10
 //	expires-at                        quota.ExpiresAt with the current window
+//	decision-time record=TIME now=TIME hwm=TIME
+//	                                  quota.DecisionTime
 //
 // A decision prints as its wire fields: "blocked limit_reached limit=3 used=3
 // remaining=0 retry_at=... retry_after=86220s"; limit and remaining are left
@@ -60,6 +62,17 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) (string, error) {
 	switch td.Cmd {
 	case "settings":
 		return h.settings(td)
+
+	case "decision-time":
+		var ts [3]int64
+		for i, k := range []string{"record", "now", "hwm"} {
+			v, err := timeArg(td, k)
+			if err != nil {
+				return "", err
+			}
+			ts[i] = v
+		}
+		return formatTime(quota.DecisionTime(ts[0], ts[1], ts[2])) + "\n", nil
 
 	case "send":
 		if td.HasArg("at") {

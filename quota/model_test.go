@@ -375,7 +375,7 @@ func runStream(t *testing.T, seed uint64, st *streamStats) {
 func TestCapKeepsDecisionsExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	now := int64(1_795_000_000_000)
-	s := quota.Disabled()
+	var s quota.Settings // recorded while disabled; enabled per case below
 	var (
 		h []quota.Send
 		m model

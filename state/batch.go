@@ -92,9 +92,7 @@ func (b *Batch) markWritten(p int32) {
 // corruption errors (a value whose header does not decode); the batch then
 // holds a part of the deletions, which are all valid, and can still be
 // committed, and next is cursor, so that a retry starts at the same place.
-//
-// Sweep also deletes, uncounted, the expiry index entries (sub-kind 0x04)
-// that earlier versions wrote after the verdicts.
+
 func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (next []byte, histories, verdicts int, err error) {
 	b.check()
 	if slices.Contains(b.written, p) {
@@ -132,10 +130,6 @@ func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (next []byte, 
 		}
 		n++
 		sub := k[partitionPrefixLen]
-		if sub == subLegacyIndex {
-			b.setErr(b.b.Delete(k, nil), "sweep")
-			continue
-		}
 		val, verr := it.ValueAndErr()
 		var exp int64
 		if verr == nil {
@@ -168,8 +162,6 @@ func subName(sub byte) string {
 		return "history"
 	case subVerdict:
 		return "verdict"
-	case subLegacyIndex:
-		return "legacy expiry index"
 	}
 	return fmt.Sprintf("kind 0x%02x", sub)
 }

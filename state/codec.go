@@ -239,14 +239,7 @@ func appendPositionValue(dst []byte, pos Position) []byte {
 func decodePosition(val []byte) (Position, error) {
 	r := reader{b: val}
 	r.version()
-	pos := Position{Offset: r.varint(), HWM: r.varint()}
-	if r.err == nil && r.off < len(r.b) { // absent in values written before it existed
-		pos.ChangelogEnd = r.varint()
-	}
-	pos.BatchStart = pos.Offset // absent: nothing known to read again
-	if r.err == nil && r.off < len(r.b) {
-		pos.BatchStart = r.varint()
-	}
+	pos := Position{Offset: r.varint(), HWM: r.varint(), ChangelogEnd: r.varint(), BatchStart: r.varint()}
 	return pos, r.done()
 }
 

@@ -83,7 +83,8 @@ func TestHistoryEncodingIsCompact(t *testing.T) {
 }
 
 func TestValueCodecs(t *testing.T) {
-	for _, pos := range []Position{{}, {Offset: 1, HWM: 2}, {Offset: math.MaxInt64, HWM: math.MinInt64}, {Offset: -1, HWM: 1_795_000_000_000}} {
+	for _, pos := range []Position{{}, {Offset: 1, HWM: 2}, {Offset: math.MaxInt64, HWM: math.MinInt64}, {Offset: -1, HWM: 1_795_000_000_000},
+		{Offset: 120, HWM: 7, ChangelogEnd: 57, BatchStart: 100}} {
 		got, err := decodePosition(appendPositionValue(nil, pos))
 		if err != nil || got != pos {
 			t.Errorf("position %v: got %v, %v", pos, got, err)

@@ -34,8 +34,6 @@
 //	0x03 p:u32                                           settings-topic partition offset (global)
 //
 // Ids are length-prefixed, never separated, so they may hold any byte.
-// Sub-kind 0x04 is reserved: earlier versions kept an expiry index there,
-// whose remaining entries Batch.Sweep deletes.
 //
 // Values are compact binary and start with a format version byte (1). The
 // history and verdict values then carry their expiry instant (zig-zag

@@ -1,14 +1,12 @@
 package state
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cockroachdb/datadriven"
-	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/sendgate/sendgate/quota"
 )
@@ -18,7 +16,6 @@ import (
 //	put-history p=P bot=B contact=C expire=T   input: one "at agent attempt" per line; none deletes
 //	put-verdict p=P id=A expire=T              input: the verdict bytes
 //	put-position p=P offset=O hwm=T
-//	put-legacy-index p=P id=A expire=T         an expiry index entry of verdict A, as earlier versions wrote
 //	sweep p=P now=T max=N [cursor=next]        prints the counts and the returned cursor; cursor=next
 //	                                           continues from the cursor the previous sweep of P
 //	                                           returned, none starts from the partition's first entry
@@ -80,12 +77,6 @@ func runSweepCmd(t *testing.T, s *Store, cursors map[int32][]byte, td *datadrive
 		b.PutPosition(int32(num("p")), Position{Offset: num("offset"), HWM: num("hwm")})
 		commit(t, b)
 		return ""
-	case "put-legacy-index":
-		k := legacyIndexKey(appendVerdictKey(nil, int32(num("p")), arg("id")), num("expire"))
-		if err := s.db.Set(k, nil, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		return ""
 	case "sweep":
 		p := int32(num("p"))
 		var cursor []byte
@@ -117,16 +108,6 @@ func runSweepCmd(t *testing.T, s *Store, cursors map[int32][]byte, td *datadrive
 	return ""
 }
 
-// legacyIndexKey is the expiry index key earlier versions wrote for a
-// history or verdict key: partition, 0x04, the expiry (sign bit flipped,
-// big-endian), then the primary's sub-kind and ids.
-func legacyIndexKey(primary []byte, expireAt int64) []byte {
-	k := append([]byte(nil), primary[:partitionPrefixLen]...)
-	k = append(k, subLegacyIndex)
-	k = binary.BigEndian.AppendUint64(k, uint64(expireAt)^(1<<63))
-	return append(k, primary[partitionPrefixLen:]...)
-}
-
 // formatCursor describes a cursor returned by Sweep.
 func formatCursor(k []byte) string {
 	if k == nil {
@@ -142,8 +123,6 @@ func formatCursor(k []byte) string {
 		case subVerdict:
 			id, _, _ := readID(k[primaryHeaderLen:])
 			return fmt.Sprintf("p%d verdict %q", p, id)
-		case subLegacyIndex:
-			return fmt.Sprintf("p%d legacy-index %x", p, k[primaryHeaderLen:])
 		}
 	}
 	return fmt.Sprintf("%x", k)

@@ -19,10 +19,6 @@ const (
 	subPosition byte = 0x01
 	subHistory  byte = 0x02
 	subVerdict  byte = 0x03
-	// subLegacyIndex held the expiry index of earlier versions (empty
-	// values). Nothing writes it any more; Batch.Sweep deletes the entries
-	// a database written by such a version still has.
-	subLegacyIndex byte = 0x04
 )
 
 const (
@@ -82,10 +78,9 @@ func appendSweepStart(dst []byte, p int32) []byte {
 }
 
 // appendSweepEnd appends the exclusive upper bound of the keys Batch.Sweep
-// examines in partition p: the end of its verdicts and of the legacy index
-// after them.
+// examines in partition p: the end of its verdicts.
 func appendSweepEnd(dst []byte, p int32) []byte {
-	return append(appendPartitionPrefix(dst, p), subLegacyIndex+1)
+	return append(appendPartitionPrefix(dst, p), subVerdict+1)
 }
 
 func appendSettingsKey(dst []byte, bot string) []byte {

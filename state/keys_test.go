@@ -44,7 +44,6 @@ func TestKeyOrder(t *testing.T) {
 			"long history", h(3, long, long),
 			"first verdict", v(3, ""),
 			"long verdict", v(3, long),
-			"legacy index entry", append(appendPartitionPrefix(nil, 3), subLegacyIndex, 0x80, 0, 0, 0, 0, 0, 0, 0, subVerdict),
 			"sweep end", appendSweepEnd(nil, 3),
 			"p3 end", partitionEnd(nil, 3),
 			"p4 position", appendPositionKey(nil, 4),

@@ -77,12 +77,6 @@ func formatKV(k, v []byte) string {
 			id, _, _ := readID(k[primaryHeaderLen:])
 			exp, body, err := decodeHeader(v)
 			return fmt.Sprintf("p%d verdict %q exp=%d %q%s", p, id, exp, v[body:], errSuffix(err))
-		case subLegacyIndex:
-			desc := fmt.Sprintf("p%d legacy-index %x", p, k[primaryHeaderLen:])
-			if len(v) > 0 {
-				desc += fmt.Sprintf(" = %x", v)
-			}
-			return desc
 		}
 	case kindSettings:
 		bot, _, _ := readID(k[1:])

@@ -1,0 +1,62 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/sendgate/sendgate/quota"
+)
+
+// ErrNotOwned is returned by Quota for a contact whose partition this
+// instance does not own (now): its state here may be stale.
+var ErrNotOwned = errors.New("pipeline: the contact's partition is not owned by this instance")
+
+// Ready reports whether the processor is ready to decide: settings caught up,
+// a consumer-group generation joined with every owned partition's state
+// loaded, not shutting down, and the broker answering.
+func (r *Runner) Ready() bool {
+	if !r.settingsReady.Load() || !r.joined.Load() || r.stopping.Load() || r.brokerOKAt.Load() < r.brokerErrAt.Load() {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.parts {
+		if p.current() != partRunning {
+			return false
+		}
+	}
+	return true
+}
+
+// Settings returns the settings in force for bot.
+func (r *Runner) Settings(bot string) quota.Settings { return r.settings.get(bot) }
+
+// Quota evaluates the limit of a contact at time at over the sends counted so
+// far with decision time <= at. It reads the local state, which holds
+// exactly the decisions whose transactions committed. It returns ErrNotOwned
+// for a partition this instance does not own or is still restoring or
+// rebuilding.
+func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
+	s := r.settings.get(bot)
+	r.mu.Lock()
+	parts := r.attemptsParts
+	r.mu.Unlock()
+	if len(parts) == 0 {
+		return quota.Decision{}, s, errors.New("pipeline: not started")
+	}
+	pid := int32((&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(bot + "/" + contact)}, parts...))
+	r.mu.Lock()
+	p := r.parts[pid]
+	r.mu.Unlock()
+	if p == nil {
+		return quota.Decision{}, s, fmt.Errorf("%w: partition %d", ErrNotOwned, pid)
+	}
+	sends, err := p.query(bot, contact)
+	if err != nil {
+		return quota.Decision{}, s, err
+	}
+	return quota.Usage(sends, s, agent, at.UnixMilli()), s, nil
+}
