@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/segmentio/kafka-go"
 
@@ -79,19 +80,30 @@ func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *
 
 // changelog returns the changelog records of a batch's operations: one
 // record per key, its last operation (a contact swept and written again in
-// one batch is one value). Their bytes are copies.
+// one batch is one value). Their bytes are copies, in one buffer.
 func (p *partition) changelog(b *state.Batch) ([]kafka.Message, error) {
-	var msgs []kafka.Message
-	at := map[string]int{}
+	msgs := make([]kafka.Message, 0, b.Len())
+	arena := make([]byte, 0, b.Bytes())
+	at := make(map[string]int, b.Len()) // key -> its record; keys alias the arena
 	err := b.Each(func(part int32, key, value []byte) error {
-		m := kafka.Message{Key: append([]byte(nil), key...)}
-		if value != nil {
-			m.Value = append([]byte(nil), value...)
+		if len(arena)+len(key)+len(value) > cap(arena) {
+			// Never (Bytes bounds them); a new arena leaves the earlier
+			// slices, and the map's keys, valid.
+			arena = make([]byte, 0, max(2*cap(arena), len(key)+len(value)))
 		}
-		if i, ok := at[string(key)]; ok {
+		start := len(arena)
+		arena = append(arena, key...)
+		m := kafka.Message{Key: arena[start:len(arena):len(arena)]}
+		if value != nil {
+			start = len(arena)
+			arena = append(arena, value...)
+			m.Value = arena[start:len(arena):len(arena)]
+		}
+		k := unsafe.String(unsafe.SliceData(m.Key), len(m.Key)) // stays valid: the arena never moves under it
+		if i, ok := at[k]; ok {
 			msgs[i].Key = nil // superseded
 		}
-		at[string(key)] = len(msgs)
+		at[k] = len(msgs)
 		msgs = append(msgs, m)
 		return nil
 	})
@@ -113,6 +125,8 @@ func (p *partition) changelog(b *state.Batch) ([]kafka.Message, error) {
 func (r *Runner) route(parts []txnPart, msgs []kafka.Message) []txnPart {
 	var bal kafka.Murmur2Balancer
 	first := len(parts)
+	at := make([]int, len(msgs)) // the part of each message
+	counts := make([]int, 0, 4)
 	for i := range msgs {
 		m := &msgs[i]
 		tp := topicPartition{topic: m.Topic}
@@ -125,8 +139,16 @@ func (r *Runner) route(parts []txnPart, msgs []kafka.Message) []txnPart {
 		}
 		if j == len(parts) {
 			parts = append(parts, txnPart{tp: tp})
+			counts = append(counts, 0)
 		}
-		parts[j].msgs = append(parts[j].msgs, *m)
+		at[i] = j
+		counts[j-first]++
+	}
+	for j := first; j < len(parts); j++ {
+		parts[j].msgs = make([]kafka.Message, 0, counts[j-first])
+	}
+	for i := range msgs {
+		parts[at[i]].msgs = append(parts[at[i]].msgs, msgs[i])
 	}
 	return parts
 }

@@ -200,6 +200,9 @@ func (t *txnProducer) produce(ctx context.Context, part txnPart, timeMs int64) (
 			n++
 		}
 		seq := t.sequence(part.tp, n)
+		if need := rawRecordSetSizeLen + size; cap(buf) < need {
+			buf = make([]byte, 0, need) // recordLen is an upper bound: no growth while encoding
+		}
 		buf = appendRawRecordSet(buf[:0], msgs[:n], batchProducer{id: t.pid, epoch: t.epoch, sequence: seq}, timeMs)
 		m, err := t.transport.RoundTrip(ctx, t.addr, &rawproduce.Request{
 			TransactionalID: t.id, Acks: int16(kafka.RequireAll), Timeout: int32(t.timeout.Milliseconds()),

@@ -224,6 +224,13 @@ func (b *Batch) Len() int {
 	return int(b.b.Count())
 }
 
+// Bytes returns the size of the batch's encoded operations: at least the
+// bytes of all the keys and values Each hands out.
+func (b *Batch) Bytes() int {
+	b.check()
+	return len(b.b.Repr())
+}
+
 // Commit writes the batch atomically, waiting for fsync unless
 // Options.NoSync, and releases it: the Batch cannot be used afterwards
 // (Close is then a no-op). On error nothing of the batch was written.
