@@ -19,8 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
 )
 
 var processorBin string
@@ -47,10 +47,10 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	attemptsTopic = pipeline.DefaultAttemptsTopic
-	settingsTopic = pipeline.DefaultSettingsTopic
-	verdictsTopic = pipeline.DefaultVerdictsTopic
-	dlqTopic      = pipeline.DefaultDLQTopic
+	attemptsTopic = contract.AttemptsTopic
+	settingsTopic = contract.SettingsTopic
+	verdictsTopic = contract.VerdictsTopic
+	dlqTopic      = contract.DLQTopic
 )
 
 // cluster is an in-process broker with the four topics and a client.

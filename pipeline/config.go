@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sendgate/sendgate/contract"
 )
 
 // Config configures a Runner. The zero value of every field but Brokers means
@@ -93,15 +95,6 @@ type Config struct {
 	now func() time.Time
 }
 
-// Defaults, as documented on Config.
-const (
-	DefaultGroupID       = "sendgate"
-	DefaultAttemptsTopic = "desk.active-messages.attempts"
-	DefaultSettingsTopic = "desk.bot-settings"
-	DefaultVerdictsTopic = "desk.active-messages.verdicts"
-	DefaultDLQTopic      = "desk.active-messages.dlq"
-)
-
 // FutureClamp is how far ahead of the processor's wall clock a record
 // timestamp may be before it is clamped (fixed by the contract).
 const FutureClamp = 5 * time.Minute
@@ -113,12 +106,12 @@ func (c *Config) EnsureDefaults() {
 			*s = v
 		}
 	}
-	def(&c.GroupID, DefaultGroupID)
-	def(&c.AttemptsTopic, DefaultAttemptsTopic)
-	def(&c.SettingsTopic, DefaultSettingsTopic)
-	def(&c.VerdictsTopic, DefaultVerdictsTopic)
-	def(&c.DLQTopic, DefaultDLQTopic)
-	def(&c.ChangelogTopic, c.GroupID+"-state-changelog")
+	def(&c.GroupID, contract.GroupID)
+	def(&c.AttemptsTopic, contract.AttemptsTopic)
+	def(&c.SettingsTopic, contract.SettingsTopic)
+	def(&c.VerdictsTopic, contract.VerdictsTopic)
+	def(&c.DLQTopic, contract.DLQTopic)
+	def(&c.ChangelogTopic, c.GroupID+contract.ChangelogSuffix)
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
 	}

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sendgate/sendgate/contract"
 )
 
 func main() {
@@ -66,9 +68,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	procToken := fs.String("processor-token", "", "bearer token for the processor's query API, when it requires one")
 	addr := fs.String("addr", "127.0.0.1:8090", "where the console listens")
 	bot := fs.String("bot", DefaultBot, "the bot whose settings and contacts the console shows")
-	attempts := fs.String("attempts-topic", DefaultAttemptsTopic, "attempts topic")
-	settings := fs.String("settings-topic", DefaultSettingsTopic, "settings topic")
-	verdicts := fs.String("verdicts-topic", DefaultVerdictsTopic, "verdicts topic")
+	attempts := fs.String("attempts-topic", contract.AttemptsTopic, "attempts topic")
+	settings := fs.String("settings-topic", contract.SettingsTopic, "settings topic")
+	verdicts := fs.String("verdicts-topic", contract.VerdictsTopic, "verdicts topic")
 	timeout := fs.Duration("verdict-timeout", 15*time.Second, "how long a send waits for its verdict")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: desk [flags]\n\nThe Desk console: settings, active messages and verdicts of one bot, in the browser.\nEvery flag can also be set as DESK_<FLAG>, e.g. DESK_PROCESSOR_URL.\n\nflags:")

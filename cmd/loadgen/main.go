@@ -19,8 +19,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/loadgen"
-	"github.com/sendgate/sendgate/pipeline"
 )
 
 func main() {
@@ -34,9 +34,9 @@ func parse(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON bool, er
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "comma-separated bootstrap brokers")
-	fs.StringVar(&cfg.AttemptsTopic, "attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
-	fs.StringVar(&cfg.SettingsTopic, "settings-topic", pipeline.DefaultSettingsTopic, "settings topic")
-	fs.StringVar(&cfg.VerdictsTopic, "verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
+	fs.StringVar(&cfg.AttemptsTopic, "attempts-topic", contract.AttemptsTopic, "attempts topic")
+	fs.StringVar(&cfg.SettingsTopic, "settings-topic", contract.SettingsTopic, "settings topic")
+	fs.StringVar(&cfg.VerdictsTopic, "verdicts-topic", contract.VerdictsTopic, "verdicts topic")
 	fs.IntVar(&cfg.Attempts, "attempts", 100_000, "distinct attempts to publish")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "records per second; 0 publishes as fast as possible")
 	fs.IntVar(&cfg.Bots, "bots", loadgen.DefaultBots, "bots")

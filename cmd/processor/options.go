@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/pipeline"
 )
 
@@ -52,11 +53,11 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		brokers   = fs.String("brokers", "", "comma-separated bootstrap brokers; empty starts an embedded broker on --embedded-addr")
 		embedded  = fs.String("embedded-addr", "127.0.0.1:9092", "where the embedded broker listens (when --brokers is empty)")
 		dataDir   = fs.String("data-dir", "./data", "Pebble state (and the embedded broker's log under <data-dir>/broker)")
-		groupID   = fs.String("group-id", pipeline.DefaultGroupID, "consumer group")
-		attempts  = fs.String("attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
-		settings  = fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic (compacted)")
-		verdicts  = fs.String("verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
-		dlq       = fs.String("dlq-topic", pipeline.DefaultDLQTopic, "dead-letter topic")
+		groupID   = fs.String("group-id", contract.GroupID, "consumer group")
+		attempts  = fs.String("attempts-topic", contract.AttemptsTopic, "attempts topic")
+		settings  = fs.String("settings-topic", contract.SettingsTopic, "settings topic (compacted)")
+		verdicts  = fs.String("verdicts-topic", contract.VerdictsTopic, "verdicts topic")
+		dlq       = fs.String("dlq-topic", contract.DLQTopic, "dead-letter topic")
 		changelog = fs.String("changelog-topic", "", "compacted topic with a copy of the state, one partition per attempts partition (default <group-id>-state-changelog)")
 		httpAddr  = fs.String("http-addr", "127.0.0.1:8080", "health, metrics and query API")
 		session   = fs.Duration("session-timeout", 10*time.Second, "consumer-group session timeout: how soon a dead instance's partitions move")

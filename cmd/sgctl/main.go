@@ -23,8 +23,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -78,9 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sgctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "bootstrap broker")
-	attempts := fs.String("attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
-	settingsT := fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic")
-	verdicts := fs.String("verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
+	attempts := fs.String("attempts-topic", contract.AttemptsTopic, "attempts topic")
+	settingsT := fs.String("settings-topic", contract.SettingsTopic, "settings topic")
+	verdicts := fs.String("verdicts-topic", contract.VerdictsTopic, "verdicts topic")
 	bot := fs.String("bot", "", "bot id")
 	contact := fs.String("contact", "", "contact id")
 	agent := fs.String("agent", "", "agent id (attempt)")

@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -98,7 +98,7 @@ func (l *lockedBuf) String() string {
 // fakeProcessor answers every attempt with an allowed verdict until ctx is
 // done, and hands each settings and failed event it reads to seen.
 func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- events.Inbound, settings chan<- events.SettingsChanged) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(pipeline.DefaultAttemptsTopic, pipeline.DefaultSettingsTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(contract.AttemptsTopic, contract.SettingsTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.FetchMaxWait(50*time.Millisecond))
 	if err != nil {
@@ -109,7 +109,7 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- e
 	for ctx.Err() == nil {
 		var out []*kgo.Record
 		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if r.Topic == pipeline.DefaultSettingsTopic {
+			if r.Topic == contract.SettingsTopic {
 				ev, err := events.DecodeSettings(r.Value)
 				if err != nil || string(r.Key) != ev.BotID {
 					t.Errorf("settings record %q=%s: %v", r.Key, r.Value, err)
@@ -127,7 +127,7 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- e
 				return
 			}
 			v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1}, quota.Disabled(), r.Timestamp.UnixMilli())
-			out = append(out, &kgo.Record{Topic: pipeline.DefaultVerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, &v)})
+			out = append(out, &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, &v)})
 		})
 		if len(out) > 0 {
 			if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil && ctx.Err() == nil {
@@ -142,8 +142,8 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- e
 // watch prints the verdicts from the start of the topic.
 func TestRoundTrip(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(4, pipeline.DefaultAttemptsTopic, pipeline.DefaultVerdictsTopic),
-		kfake.SeedTopics(1, pipeline.DefaultSettingsTopic))
+		kfake.SeedTopics(4, contract.AttemptsTopic, contract.VerdictsTopic),
+		kfake.SeedTopics(1, contract.SettingsTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
