@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/sendgate/sendgate/contract"
+	"github.com/sendgate/sendgate/flagenv"
 )
 
 func main() {
@@ -58,8 +59,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// envPrefix starts the console's variables: its flags are not the
+// processor's, so they are not SENDGATE_*.
+const envPrefix = "DESK_"
+
 // parseFlags reads the flags; every flag can also be set as DESK_<FLAG>
-// (upper case, dashes as underscores), a flag on the command line wins.
+// (upper case, dashes as underscores), a flag on the command line wins
+// (package flagenv).
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("desk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,25 +82,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 		fmt.Fprintln(fs.Output(), "usage: desk [flags]\n\nThe Desk console: settings, active messages and verdicts of one bot, in the browser.\nEvery flag can also be set as DESK_<FLAG>, e.g. DESK_PROCESSOR_URL.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := flagenv.Parse(fs, envPrefix, args, getenv); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "DESK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" && !set[f.Name] {
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s: %w", env, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
 	}
 	cfg := Config{
 		ProcessorURL:   *procURL,

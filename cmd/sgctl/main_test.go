@@ -43,7 +43,7 @@ func TestArgs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr strings.Builder
-			err := run(t.Context(), tc.args, &stdout, &stderr)
+			err := run(t.Context(), tc.args, noEnv, &stdout, &stderr)
 			if !errors.Is(err, tc.err) && !(err == nil && tc.err == nil) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
@@ -70,12 +70,14 @@ func TestRequiredFlags(t *testing.T) {
 	} {
 		var stdout, stderr strings.Builder
 		// Nothing listens on port 1: nothing may be sent.
-		err := run(t.Context(), append(tc.args, "--brokers", "127.0.0.1:1"), &stdout, &stderr)
+		err := run(t.Context(), append(tc.args, "--brokers", "127.0.0.1:1"), noEnv, &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
+
+func noEnv(string) string { return "" }
 
 // lockedBuf is a stdout that a test reads while run writes it.
 type lockedBuf struct {
@@ -161,7 +163,7 @@ func TestRoundTrip(t *testing.T) {
 	sg := func(args ...string) string {
 		t.Helper()
 		var stdout, stderr strings.Builder
-		if err := run(ctx, append(args, "--brokers", addr), &stdout, &stderr); err != nil {
+		if err := run(ctx, append(args, "--brokers", addr), noEnv, &stdout, &stderr); err != nil {
 			t.Fatalf("sgctl %q: %v\n%s", args, err, stderr.String())
 		}
 		return stdout.String()
@@ -200,7 +202,7 @@ func TestRoundTrip(t *testing.T) {
 	var stdout lockedBuf
 	var stderr strings.Builder
 	werr := make(chan error, 1)
-	go func() { werr <- run(wctx, []string{"watch", "--brokers", addr}, &stdout, &stderr) }()
+	go func() { werr <- run(wctx, []string{"watch", "--brokers", addr}, noEnv, &stdout, &stderr) }()
 	for !strings.Contains(stdout.String(), `"attempt_id":"`+in.ID+`"`) {
 		select {
 		case err := <-werr:
