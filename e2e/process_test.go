@@ -102,9 +102,9 @@ func TestSigtermAndHTTP(t *testing.T) {
 // Without --brokers the processor starts its embedded broker, creates the
 // topics and decides: `make run`.
 func TestEmbeddedBroker(t *testing.T) {
-	addr := freeAddr(t)
 	dataDir := t.TempDir()
-	p := startProc(t, dataDir, "--embedded-addr", addr)
+	p := startProc(t, dataDir, "--embedded-addr", "127.0.0.1:0")
+	addr := p.broker
 	if !strings.Contains(p.stderr.String(), "single-machine development mode") {
 		t.Fatalf("no development-mode line in the log:\n%s", p.stderr.String())
 	}
