@@ -54,9 +54,12 @@ func TestKill9Embedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end crash test; run without -short")
 	}
-	addr, dataDir := freeAddr(t), t.TempDir()
+	// The first start picks the broker's port; restarts keep it, for the
+	// clients.
+	addr, dataDir := "127.0.0.1:0", t.TempDir()
 	start := func() *proc { return startProc(t, dataDir, "--embedded-addr", addr, "--partitions", "4") }
 	p := start()
+	addr = p.broker
 	k := connect(t, addr)
 	publishCrashSettings(k)
 	p.kill()

@@ -3,9 +3,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,8 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
 )
 
 var processorBin string
@@ -47,10 +47,10 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	attemptsTopic = pipeline.DefaultAttemptsTopic
-	settingsTopic = pipeline.DefaultSettingsTopic
-	verdictsTopic = pipeline.DefaultVerdictsTopic
-	dlqTopic      = pipeline.DefaultDLQTopic
+	attemptsTopic = contract.AttemptsTopic
+	settingsTopic = contract.SettingsTopic
+	verdictsTopic = contract.VerdictsTopic
+	dlqTopic      = contract.DLQTopic
 )
 
 // cluster is an in-process broker with the four topics and a client.
@@ -119,7 +119,8 @@ func (k *cluster) verdictCount() int {
 // proc is one run of the processor binary.
 type proc struct {
 	cmd    *exec.Cmd
-	http   string
+	http   string // the address its HTTP API listens on, as it logged it
+	broker string // the embedded broker's, as it logged it; "" with --brokers
 	done   chan struct{}
 	err    error
 	stderr *lockedBuf
@@ -142,31 +143,39 @@ func (l *lockedBuf) String() string {
 	return l.b.String()
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startProc runs the processor and waits for /readyz 200.
+// startProc runs the processor with its HTTP API on a port of its own
+// choosing (--http-addr 127.0.0.1:0), learns the port from its log and
+// waits for /readyz 200. A test that wants the embedded broker passes
+// --embedded-addr 127.0.0.1:0 and finds its address in p.broker.
 func startProc(t *testing.T, dataDir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{http: freeAddr(t), done: make(chan struct{}), stderr: &lockedBuf{}}
-	p.cmd = exec.Command(processorBin, append([]string{"--data-dir", dataDir, "--http-addr", p.http,
+	p := &proc{done: make(chan struct{}), stderr: &lockedBuf{}}
+	p.cmd = exec.Command(processorBin, append([]string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
 		"--session-timeout", "6s", "--log-level", "info"}, args...)...)
 	pr, pw := io.Pipe()
 	p.cmd.Stderr = pw
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	started := make(chan struct{}) // p.http and p.broker are set
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			fmt.Fprintln(p.stderr, sc.Text())
+			var line struct{ Message, HTTP, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			switch line.Message {
+			case "sendgate starting": // logged once the API listens
+				p.http = line.HTTP
+				close(started)
+			default:
+				if strings.HasPrefix(line.Message, "no --brokers: started the embedded") {
+					p.broker = line.Addr
+				}
+			}
 		}
 	}()
 	go func() {
@@ -175,7 +184,14 @@ func startProc(t *testing.T, dataDir string, args ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.After(60 * time.Second)
+	select {
+	case <-started:
+	case <-p.done:
+		t.Fatalf("processor exited during start: %v\n%s", p.err, p.stderr.String())
+	case <-deadline:
+		t.Fatalf("processor did not log its HTTP address:\n%s", p.stderr.String())
+	}
 	for {
 		if resp, err := http.Get("http://" + p.http + "/readyz"); err == nil {
 			resp.Body.Close()
@@ -186,12 +202,10 @@ func startProc(t *testing.T, dataDir string, args ...string) *proc {
 		select {
 		case <-p.done:
 			t.Fatalf("processor exited during start: %v\n%s", p.err, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-deadline:
 			t.Fatalf("processor not ready:\n%s", p.stderr.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -212,10 +226,9 @@ func (p *proc) get(t *testing.T, path string) (int, string) {
 }
 
 func runProcessor(args ...string) (string, error) {
-	cmd := exec.Command(processorBin, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd = exec.CommandContext(ctx, processorBin, args...)
+	cmd := exec.CommandContext(ctx, processorBin, args...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

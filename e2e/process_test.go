@@ -63,7 +63,9 @@ func TestSigtermAndHTTP(t *testing.T) {
 	if code, body := p.get(t, "/v1/bots/b/contacts/c/quota?at=yesterday"); code != 400 || !strings.Contains(body, `"error"`) {
 		t.Fatalf("bad at: %d %s", code, body)
 	}
-	code, body = p.get(t, "/metrics")
+	if code, body = p.get(t, "/metrics"); code != 200 {
+		t.Fatalf("/metrics %d", code)
+	}
 	for _, m := range []string{`sendgate_verdicts_total{reason="within_limit",verdict="allowed"} 2`,
 		`sendgate_verdicts_total{reason="limit_reached",verdict="blocked"} 1`, "sendgate_consumer_lag", "sendgate_decision_latency_seconds"} {
 		if !strings.Contains(body, m) {
@@ -84,7 +86,7 @@ func TestSigtermAndHTTP(t *testing.T) {
 	t.Logf("SIGTERM to exit: %s", time.Since(start))
 
 	// Restart: everything was committed, so nothing is published again.
-	p = startProc(t, dataDir, "--brokers", k.addr)
+	startProc(t, dataDir, "--brokers", k.addr)
 	k.produce(&kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
 		Value: events.AppendAttempt(nil, "a4", "support@bots", contact, "ana@acme", t0.Add(4*time.Minute).UnixMilli()), Timestamp: t0.Add(4 * time.Minute)})
 	for k.verdictCount() < 4 && time.Now().Before(deadline.Add(30*time.Second)) {
@@ -102,9 +104,9 @@ func TestSigtermAndHTTP(t *testing.T) {
 // Without --brokers the processor starts its embedded broker, creates the
 // topics and decides: `make run`.
 func TestEmbeddedBroker(t *testing.T) {
-	addr := freeAddr(t)
 	dataDir := t.TempDir()
-	p := startProc(t, dataDir, "--embedded-addr", addr)
+	p := startProc(t, dataDir, "--embedded-addr", "127.0.0.1:0")
+	addr := p.broker
 	if !strings.Contains(p.stderr.String(), "single-machine development mode") {
 		t.Fatalf("no development-mode line in the log:\n%s", p.stderr.String())
 	}

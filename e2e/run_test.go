@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -259,4 +260,16 @@ func TestRunModuleDownload(t *testing.T) {
 	if strings.Contains(out, "building") {
 		t.Fatalf("built after a failed download:\n%s", out)
 	}
+}
+
+// freeAddr is a port that was free a moment ago, for scripts/run.sh, which
+// takes fixed addresses (and says when one is in use). Another process may
+// take it in between: the processor's tests use port 0 instead (startProc).
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

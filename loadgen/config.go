@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -16,7 +16,7 @@ type Config struct {
 	// Brokers are the bootstrap brokers. Default ["127.0.0.1:9092"].
 	Brokers []string
 	// AttemptsTopic, SettingsTopic and VerdictsTopic default to the
-	// contract's names (pipeline.Default*Topic).
+	// contract's names (package contract).
 	AttemptsTopic, SettingsTopic, VerdictsTopic string
 
 	// Attempts is the number of distinct attempts published. Required.
@@ -97,13 +97,13 @@ func (c *Config) EnsureDefaults() {
 		c.Brokers = []string{"127.0.0.1:9092"}
 	}
 	if c.AttemptsTopic == "" {
-		c.AttemptsTopic = pipeline.DefaultAttemptsTopic
+		c.AttemptsTopic = contract.AttemptsTopic
 	}
 	if c.SettingsTopic == "" {
-		c.SettingsTopic = pipeline.DefaultSettingsTopic
+		c.SettingsTopic = contract.SettingsTopic
 	}
 	if c.VerdictsTopic == "" {
-		c.VerdictsTopic = pipeline.DefaultVerdictsTopic
+		c.VerdictsTopic = contract.VerdictsTopic
 	}
 	if c.Bots == 0 {
 		c.Bots = DefaultBots

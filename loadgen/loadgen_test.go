@@ -9,8 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -99,7 +99,7 @@ func TestValidate(t *testing.T) {
 // fakeProcessor answers every attempt on the attempts topic with a verdict
 // made by answer (nil: none), until ctx is done.
 func fakeProcessor(ctx context.Context, t *testing.T, addr string, answer func(in events.Inbound, tsMs int64) *events.Verdict) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(pipeline.DefaultAttemptsTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(contract.AttemptsTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.FetchMaxWait(50*time.Millisecond))
 	if err != nil {
@@ -115,7 +115,7 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, answer func(i
 				return
 			}
 			if v := answer(in, r.Timestamp.UnixMilli()); v != nil {
-				out = append(out, &kgo.Record{Topic: pipeline.DefaultVerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, v)})
+				out = append(out, &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, v)})
 			}
 		})
 		if len(out) > 0 {
@@ -128,8 +128,8 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, answer func(i
 
 func newBroker(t *testing.T) string {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(4, pipeline.DefaultAttemptsTopic, pipeline.DefaultVerdictsTopic),
-		kfake.SeedTopics(1, pipeline.DefaultSettingsTopic))
+		kfake.SeedTopics(4, contract.AttemptsTopic, contract.VerdictsTopic),
+		kfake.SeedTopics(1, contract.SettingsTopic))
 	if err != nil {
 		t.Fatal(err)
 	}

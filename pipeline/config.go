@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -95,15 +96,6 @@ type Config struct {
 	now func() time.Time
 }
 
-// Defaults, as documented on Config.
-const (
-	DefaultGroupID       = "sendgate"
-	DefaultAttemptsTopic = "desk.active-messages.attempts"
-	DefaultSettingsTopic = "desk.bot-settings"
-	DefaultVerdictsTopic = "desk.active-messages.verdicts"
-	DefaultDLQTopic      = "desk.active-messages.dlq"
-)
-
 // FutureClamp is how far ahead of the processor's wall clock a record
 // timestamp may be before it is clamped (fixed by the contract).
 const FutureClamp = quota.FutureClamp
@@ -115,12 +107,12 @@ func (c *Config) EnsureDefaults() {
 			*s = v
 		}
 	}
-	def(&c.GroupID, DefaultGroupID)
-	def(&c.AttemptsTopic, DefaultAttemptsTopic)
-	def(&c.SettingsTopic, DefaultSettingsTopic)
-	def(&c.VerdictsTopic, DefaultVerdictsTopic)
-	def(&c.DLQTopic, DefaultDLQTopic)
-	def(&c.ChangelogTopic, c.GroupID+"-state-changelog")
+	def(&c.GroupID, contract.GroupID)
+	def(&c.AttemptsTopic, contract.AttemptsTopic)
+	def(&c.SettingsTopic, contract.SettingsTopic)
+	def(&c.VerdictsTopic, contract.VerdictsTopic)
+	def(&c.DLQTopic, contract.DLQTopic)
+	def(&c.ChangelogTopic, c.GroupID+contract.ChangelogSuffix)
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 10 * time.Second
 	}

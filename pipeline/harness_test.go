@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
@@ -23,11 +24,11 @@ import (
 )
 
 const (
-	attemptsTopic  = pipeline.DefaultAttemptsTopic
-	settingsTopic  = pipeline.DefaultSettingsTopic
-	verdictsTopic  = pipeline.DefaultVerdictsTopic
-	dlqTopic       = pipeline.DefaultDLQTopic
-	changelogTopic = pipeline.DefaultGroupID + "-state-changelog"
+	attemptsTopic  = contract.AttemptsTopic
+	settingsTopic  = contract.SettingsTopic
+	verdictsTopic  = contract.VerdictsTopic
+	dlqTopic       = contract.DLQTopic
+	changelogTopic = contract.GroupID + contract.ChangelogSuffix
 )
 
 // env is an in-process Kafka (kfake, spoken to over TCP), a Pebble store on

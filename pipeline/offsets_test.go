@@ -8,7 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -17,7 +17,7 @@ import (
 func (e *env) groupOffsets(parts int32) map[int32]int64 {
 	e.t.Helper()
 	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Group = pipeline.DefaultGroupID
+	req.Group = contract.GroupID
 	req.RequireStable = true
 	rt := kmsg.NewOffsetFetchRequestTopic()
 	rt.Topic = attemptsTopic

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
@@ -102,7 +103,7 @@ func TestGracefulStopCommitsGroupOffset(t *testing.T) {
 	e.verdict("r-99")
 	a.stop(t)
 	cl := &kafka.Client{Addr: kafka.TCP(e.addr)}
-	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: pipeline.DefaultGroupID,
+	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: contract.GroupID,
 		Topics: map[string][]int{attemptsTopic: {0}}})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sendgate/sendgate/broker"
-	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/contract"
 )
 
 func main() {
@@ -41,11 +41,11 @@ func main() {
 		n    int
 		cfg  map[string]string
 	}{
-		{pipeline.DefaultAttemptsTopic, *parts, nil},
-		{pipeline.DefaultSettingsTopic, 1, map[string]string{"cleanup.policy": "compact"}},
-		{pipeline.DefaultVerdictsTopic, *parts, nil},
-		{pipeline.DefaultDLQTopic, 1, nil},
-		{pipeline.DefaultGroupID + "-state-changelog", *parts, map[string]string{"cleanup.policy": "compact"}},
+		{contract.AttemptsTopic, *parts, nil},
+		{contract.SettingsTopic, 1, map[string]string{"cleanup.policy": "compact"}},
+		{contract.VerdictsTopic, *parts, nil},
+		{contract.DLQTopic, 1, nil},
+		{contract.GroupID + contract.ChangelogSuffix, *parts, map[string]string{"cleanup.policy": "compact"}},
 	} {
 		if err := c.CreateTopic(t.name, int32(t.n), t.cfg); err != nil && !topicExists(c, t.name) {
 			fmt.Fprintf(os.Stderr, "broker: create topic %s: %v\n", t.name, err)

@@ -28,8 +28,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
 )
 
 var screenshot = flag.String("screenshot", "", "TestBrowser writes a screenshot of the blocked state here (e.g. ../../docs/desk.png)")
@@ -109,12 +109,8 @@ func TestFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Bot != "sales@bots" || cfg.Addr != "127.0.0.1:1234" || strings.Join(cfg.Brokers, ",") != "a:1,b:2" ||
-		cfg.ProcessorURL != "http://127.0.0.1:8080" || cfg.VerdictsTopic != pipeline.DefaultVerdictsTopic {
+		cfg.ProcessorURL != "http://127.0.0.1:8080" || cfg.VerdictsTopic != contract.VerdictsTopic {
 		t.Errorf("got %+v", cfg)
-	}
-	if DefaultAttemptsTopic != pipeline.DefaultAttemptsTopic || DefaultSettingsTopic != pipeline.DefaultSettingsTopic ||
-		DefaultVerdictsTopic != pipeline.DefaultVerdictsTopic {
-		t.Error("the console's default topics differ from the processor's")
 	}
 	for _, args := range [][]string{{"--processor-url", "127.0.0.1:8080"}, {"--brokers", ""}, {"--verdict-timeout", "0s"}, {"extra"}} {
 		if _, err := parseFlags(args, func(string) string { return "" }, io.Discard); err == nil {
@@ -273,7 +269,7 @@ type verdictLog struct {
 
 func watchVerdicts(t *testing.T, broker string) *verdictLog {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(pipeline.DefaultVerdictsTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(contract.VerdictsTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

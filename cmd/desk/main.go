@@ -22,6 +22,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sendgate/sendgate/contract"
+	"github.com/sendgate/sendgate/flagenv"
 )
 
 func main() {
@@ -56,8 +59,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// envPrefix starts the console's variables: its flags are not the
+// processor's, so they are not SENDGATE_*.
+const envPrefix = "DESK_"
+
 // parseFlags reads the flags; every flag can also be set as DESK_<FLAG>
-// (upper case, dashes as underscores), a flag on the command line wins.
+// (upper case, dashes as underscores), a flag on the command line wins
+// (package flagenv).
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("desk", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -66,33 +74,19 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	procToken := fs.String("processor-token", "", "bearer token for the processor's query API, when it requires one")
 	addr := fs.String("addr", "127.0.0.1:8090", "where the console listens")
 	bot := fs.String("bot", DefaultBot, "the bot whose settings and contacts the console shows")
-	attempts := fs.String("attempts-topic", DefaultAttemptsTopic, "attempts topic")
-	settings := fs.String("settings-topic", DefaultSettingsTopic, "settings topic")
-	verdicts := fs.String("verdicts-topic", DefaultVerdictsTopic, "verdicts topic")
+	attempts := fs.String("attempts-topic", contract.AttemptsTopic, "attempts topic")
+	settings := fs.String("settings-topic", contract.SettingsTopic, "settings topic")
+	verdicts := fs.String("verdicts-topic", contract.VerdictsTopic, "verdicts topic")
 	timeout := fs.Duration("verdict-timeout", 15*time.Second, "how long a send waits for its verdict")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: desk [flags]\n\nThe Desk console: settings, active messages and verdicts of one bot, in the browser.\nEvery flag can also be set as DESK_<FLAG>, e.g. DESK_PROCESSOR_URL.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := flagenv.Parse(fs, envPrefix, args, getenv); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "DESK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(env); v != "" && !set[f.Name] {
-			if err := f.Value.Set(v); err != nil && envErr == nil {
-				envErr = fmt.Errorf("%s: %w", env, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
 	}
 	cfg := Config{
 		ProcessorURL:   *procURL,

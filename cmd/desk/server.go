@@ -20,20 +20,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
 )
 
 //go:embed static
 var staticFiles embed.FS
-
-// The contract's topic names (pipeline's defaults; not imported, so that the
-// console does not link the processor's Kafka and Pebble code).
-const (
-	DefaultAttemptsTopic = "desk.active-messages.attempts"
-	DefaultSettingsTopic = "desk.bot-settings"
-	DefaultVerdictsTopic = "desk.active-messages.verdicts"
-)
 
 // Config configures a Server. Zero fields mean their documented default;
 // New calls EnsureDefaults and Validate.
@@ -70,9 +63,9 @@ func (c *Config) EnsureDefaults() {
 	def(&c.ProcessorURL, "http://127.0.0.1:8080")
 	def(&c.Addr, "127.0.0.1:8090")
 	def(&c.Bot, DefaultBot)
-	def(&c.AttemptsTopic, DefaultAttemptsTopic)
-	def(&c.SettingsTopic, DefaultSettingsTopic)
-	def(&c.VerdictsTopic, DefaultVerdictsTopic)
+	def(&c.AttemptsTopic, contract.AttemptsTopic)
+	def(&c.SettingsTopic, contract.SettingsTopic)
+	def(&c.VerdictsTopic, contract.VerdictsTopic)
 	if c.VerdictTimeout == 0 {
 		c.VerdictTimeout = 15 * time.Second
 	}

@@ -6,8 +6,9 @@
 //	healthcheck http://127.0.0.1:8080/readyz
 //	healthcheck /healthz        # a path: on the processor's SENDGATE_HTTP_ADDR
 //
-// A URL that is only a path is resolved against SENDGATE_HTTP_ADDR (default
-// 127.0.0.1:8080, the processor's), an unspecified host (0.0.0.0, ::, empty)
+// A URL that is only a path is resolved against --http-addr, or else the
+// processor's SENDGATE_HTTP_ADDR (default 127.0.0.1:8080, the processor's;
+// package flagenv), an unspecified host (0.0.0.0, ::, empty)
 // becoming 127.0.0.1, so the check follows the processor's port when it is
 // set in the environment. Redirects are not followed (a 3xx is a failure) and
 // no proxy is used.
@@ -30,6 +31,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sendgate/sendgate/flagenv"
 )
 
 func main() {
@@ -43,14 +46,20 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long (connect, request and response together)")
+	httpAddr := fs.String("http-addr", defaultHTTPAddr, "the processor's --http-addr, where a bare /path is requested")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: healthcheck [--timeout 2s] URL|/path\n\n"+
 			"GETs URL and exits 0 on a 2xx answer, 1 otherwise. A bare /path is requested on\n"+
-			"SENDGATE_HTTP_ADDR (default %s).\n\n", defaultHTTPAddr)
+			"--http-addr, or the processor's SENDGATE_HTTP_ADDR (default %s).\n\n", defaultHTTPAddr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 1 // the flag package has printed the reason
+	src, err := flagenv.Parse(fs, flagenv.Prefix, args, flagenv.Only(flagenv.Prefix, getenv, "http-addr"))
+	var verr *flagenv.VarError
+	if errors.As(err, &verr) {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+	}
+	if err != nil {
+		return 1 // the flag package has printed any other reason
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintf(stderr, "healthcheck: want exactly one URL or /path (flags go first), got %d arguments\n", fs.NArg())
@@ -60,7 +69,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "healthcheck: --timeout must be positive, got %s\n", *timeout)
 		return 1
 	}
-	target, err := resolve(fs.Arg(0), getenv("SENDGATE_HTTP_ADDR"))
+	target, err := resolve(fs.Arg(0), *httpAddr, src.Where("http-addr"))
 	if err != nil {
 		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
 		return 1
@@ -79,15 +88,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 }
 
 // resolve turns arg into an absolute http(s) URL: an absolute URL is used as
-// is, a path is requested on httpAddr (the processor's listen address).
-func resolve(arg, httpAddr string) (string, error) {
+// is, a path is requested on httpAddr (the processor's listen address, set
+// by where).
+func resolve(arg, httpAddr, where string) (string, error) {
 	if strings.HasPrefix(arg, "/") {
-		if httpAddr == "" {
-			httpAddr = defaultHTTPAddr
-		}
 		host, port, err := net.SplitHostPort(httpAddr)
 		if err != nil {
-			return "", fmt.Errorf("SENDGATE_HTTP_ADDR %q: %v", httpAddr, err)
+			return "", fmt.Errorf("%s: %q: %v", where, httpAddr, err)
 		}
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "127.0.0.1"

@@ -19,24 +19,28 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sendgate/sendgate/contract"
+	"github.com/sendgate/sendgate/flagenv"
 	"github.com/sendgate/sendgate/loadgen"
-	"github.com/sendgate/sendgate/pipeline"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func parse(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON bool, err error) {
+// parse reads the flags from args and, for --brokers and the topics when
+// args does not set them, the processor's variables SENDGATE_BROKERS and
+// SENDGATE_<X>_TOPIC (package flagenv).
+func parse(args []string, getenv func(string) string, stderr io.Writer) (cfg loadgen.Config, asJSON bool, err error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "comma-separated bootstrap brokers")
-	fs.StringVar(&cfg.AttemptsTopic, "attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
-	fs.StringVar(&cfg.SettingsTopic, "settings-topic", pipeline.DefaultSettingsTopic, "settings topic")
-	fs.StringVar(&cfg.VerdictsTopic, "verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
+	fs.StringVar(&cfg.AttemptsTopic, "attempts-topic", contract.AttemptsTopic, "attempts topic")
+	fs.StringVar(&cfg.SettingsTopic, "settings-topic", contract.SettingsTopic, "settings topic")
+	fs.StringVar(&cfg.VerdictsTopic, "verdicts-topic", contract.VerdictsTopic, "verdicts topic")
 	fs.IntVar(&cfg.Attempts, "attempts", 100_000, "distinct attempts to publish")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "records per second; 0 publishes as fast as possible")
 	fs.IntVar(&cfg.Bots, "bots", loadgen.DefaultBots, "bots")
@@ -57,7 +61,13 @@ func parse(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON bool, er
 	fs.BoolVar(&cfg.NoReadBack, "no-read-back", false, "do not read the attempts topic back; the model trusts the produced timestamps")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: loadgen [flags]\n\n--brokers and the --*-topic flags can also be set as the processor's SENDGATE_BROKERS and\nSENDGATE_<X>_TOPIC; a flag wins over the environment.\n\n")
+		fs.PrintDefaults()
+	}
+	src, err := flagenv.Parse(fs, flagenv.Prefix, args,
+		flagenv.Only(flagenv.Prefix, getenv, "brokers", "attempts-topic", "settings-topic", "verdicts-topic"))
+	if err != nil {
 		return cfg, false, err
 	}
 	if fs.NArg() > 0 {
@@ -73,11 +83,11 @@ func parse(args []string, stderr io.Writer) (cfg loadgen.Config, asJSON bool, er
 	}
 	cfg.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "loadgen: "+format+"\n", args...) }
 	cfg.EnsureDefaults()
-	return cfg, asJSON, cfg.Validate()
+	return cfg, asJSON, src.ConfigError(cfg.Validate(), "loadgen", nil)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, asJSON, err := parse(args, stderr)
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, asJSON, err := parse(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

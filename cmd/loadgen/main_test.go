@@ -8,9 +8,11 @@ import (
 	"time"
 )
 
+func noEnv(string) string { return "" }
+
 func TestParse(t *testing.T) {
 	cfg, asJSON, err := parse([]string{"--brokers", "a:1, b:2", "--attempts", "5000", "--rate", "250",
-		"--contacts", "400", "--bots", "4", "--window", "1h", "--duplicates", "0.1", "--json", "--quiet"}, io.Discard)
+		"--contacts", "400", "--bots", "4", "--window", "1h", "--duplicates", "0.1", "--json", "--quiet"}, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +36,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"extra"}, 2, "unexpected argument"},
 	} {
 		var stderr strings.Builder
-		if code := run(context.Background(), c.args, io.Discard, &stderr); code != c.code || !strings.Contains(stderr.String(), c.out) {
+		if code := run(context.Background(), c.args, noEnv, io.Discard, &stderr); code != c.code || !strings.Contains(stderr.String(), c.out) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr.String(), c.code, c.out)
 		}
 	}

@@ -6,19 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/sendgate/sendgate/contract"
+	"github.com/sendgate/sendgate/flagenv"
 	"github.com/sendgate/sendgate/pipeline"
 )
 
 // options are the processor's flags, each also settable as SENDGATE_<NAME>
 // in the environment (upper case, dashes as underscores); a flag given on
-// the command line wins.
+// the command line wins (package flagenv).
 type options struct {
 	brokers      []string
 	embeddedAddr string
@@ -38,26 +39,21 @@ type options struct {
 var errHelp = errors.New("help")
 
 // parseOptions reads the flags from args and the environment from environ
-// ("NAME=value" entries, as os.Environ returns). Help goes to out.
+// ("NAME=value" entries, as os.Environ returns), with flagenv's precedence:
+// the command line wins. Help goes to out.
 func parseOptions(args, environ []string, out io.Writer) (*options, error) {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var (
 		brokers   = fs.String("brokers", "", "comma-separated bootstrap brokers; empty starts an embedded broker on --embedded-addr")
 		embedded  = fs.String("embedded-addr", "127.0.0.1:9092", "where the embedded broker listens (when --brokers is empty)")
 		dataDir   = fs.String("data-dir", "./data", "Pebble state (and the embedded broker's log under <data-dir>/broker)")
-		groupID   = fs.String("group-id", pipeline.DefaultGroupID, "consumer group")
-		attempts  = fs.String("attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
-		settings  = fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic (compacted)")
-		verdicts  = fs.String("verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
-		dlq       = fs.String("dlq-topic", pipeline.DefaultDLQTopic, "dead-letter topic")
-		changelog = fs.String("changelog-topic", "", "compacted topic with a copy of the state, one partition per attempts partition (default <group-id>-state-changelog)")
+		groupID   = fs.String("group-id", contract.GroupID, "consumer group")
+		attempts  = fs.String("attempts-topic", contract.AttemptsTopic, "attempts topic")
+		settings  = fs.String("settings-topic", contract.SettingsTopic, "settings topic (compacted)")
+		verdicts  = fs.String("verdicts-topic", contract.VerdictsTopic, "verdicts topic")
+		dlq       = fs.String("dlq-topic", contract.DLQTopic, "dead-letter topic")
+		changelog = fs.String("changelog-topic", "", "compacted topic with a copy of the state, one partition per attempts partition (default <group-id>"+contract.ChangelogSuffix+")")
 		httpAddr  = fs.String("http-addr", "127.0.0.1:8080", "health, metrics and query API")
 		session   = fs.Duration("session-timeout", 10*time.Second, "consumer-group session timeout: how soon a dead instance's partitions move")
 		logLevel  = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
@@ -82,48 +78,19 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		fmt.Fprintf(out, "Usage: processor [flags]\n\nEvery flag can also be set as SENDGATE_<FLAG> (e.g. SENDGATE_DATA_DIR); a flag wins over the environment.\n\n")
 		fs.PrintDefaults()
 	}
-	// Environment first, so that flags given on the command line win.
-	var envErr error
-	known := map[string]bool{}
-	fromEnv := map[string]string{} // flag name → the variable that set it
-	fs.VisitAll(func(f *flag.Flag) {
-		name := envName(f.Name)
-		known[name] = true
-		if v := env[name]; v != "" && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s (--%s): invalid value %q: %v", name, f.Name, v, err)
-			}
-			fromEnv[f.Name] = name
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
+	src, err := flagenv.Parse(fs, flagenv.Prefix, args, flagenv.Getenv(environ))
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, errHelp
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
+	if err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
-	fs.Visit(func(f *flag.Flag) { delete(fromEnv, f.Name) }) // the command line wins
-	// where names the flag, and the variable when the value came from there.
-	where := func(flagName string) string {
-		if v, ok := fromEnv[flagName]; ok {
-			return v + " (--" + flagName + ")"
-		}
-		return "--" + flagName
-	}
-	o := &options{embeddedSync: *embSync, embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, checkConfig: *check}
-	for name := range env {
-		if strings.HasPrefix(name, "SENDGATE_") && !known[name] {
-			o.warnings = append(o.warnings, fmt.Sprintf("environment variable %s is not a processor setting (no --%s flag): ignored",
-				name, strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "SENDGATE_")), "_", "-")))
-		}
-	}
-	sort.Strings(o.warnings)
+	where := src.Where
+	o := &options{embeddedSync: *embSync, embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, checkConfig: *check,
+		warnings: flagenv.Unknown(fs, flagenv.Prefix, "processor", environ)}
 	// An empty --brokers means the embedded broker; a value with no broker
 	// in it is a mistake that must not silently become development mode.
 	for _, b := range strings.Split(*brokers, ",") {
@@ -158,26 +125,25 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 	}
 	lvl, err := zerolog.ParseLevel(strings.ToLower(*logLevel))
 	if err != nil || *logLevel == "" {
-		return nil, fmt.Errorf("--log-level: must be one of trace, debug, info, warn, error, got %q", *logLevel)
+		return nil, fmt.Errorf("%s: must be one of trace, debug, info, warn, error, got %q", where("log-level"), *logLevel)
 	}
 	o.logLevel = lvl
 	if *dataDir == "" {
-		return nil, errors.New("--data-dir: must not be empty")
+		return nil, fmt.Errorf("%s: must not be empty", where("data-dir"))
 	}
 	// Zero means "default" in pipeline.Config; on the command line it is a
 	// mistake.
 	switch {
 	case *session <= 0:
-		return nil, fmt.Errorf("--session-timeout: must be positive, got %s", *session)
+		return nil, fmt.Errorf("%s: must be positive, got %s", where("session-timeout"), *session)
 	case *parts <= 0:
-		return nil, fmt.Errorf("--partitions: must be positive, got %d", *parts)
+		return nil, fmt.Errorf("%s: must be positive, got %d", where("partitions"), *parts)
 	case *maxBatch <= 0:
-		return nil, fmt.Errorf("--max-batch: must be positive, got %d", *maxBatch)
+		return nil, fmt.Errorf("%s: must be positive, got %d", where("max-batch"), *maxBatch)
 	case *retention <= 0:
-		return nil, fmt.Errorf("--verdict-retention: must be positive, got %s", *retention)
+		return nil, fmt.Errorf("%s: must be positive, got %s", where("verdict-retention"), *retention)
 	}
 	o.pipeline = pipeline.Config{
-		Brokers:          []string{"validated-later"},
 		GroupID:          *groupID,
 		AttemptsTopic:    *attempts,
 		SettingsTopic:    *settings,
@@ -195,23 +161,18 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 	o.httpToken = *httpToken
 	o.pprof = *pprofOn
 	o.pipeline.EnsureDefaults()
-	if err := o.pipeline.Validate(); err != nil {
-		return nil, flagError(err)
+	// Brokers stays empty until serve knows them: with none given, they
+	// are the embedded broker's, which listens on --embedded-addr (port 0:
+	// any) only then. Validate the rest with that address in their place.
+	v := o.pipeline
+	v.Brokers = o.brokers
+	if len(v.Brokers) == 0 {
+		v.Brokers = []string{*embedded}
 	}
-	o.pipeline.Brokers = nil
+	if err := v.Validate(); err != nil {
+		return nil, src.ConfigError(err, "pipeline", nil)
+	}
 	return o, nil
-}
-
-// flagError turns "pipeline: session-timeout: ..." into "--session-timeout: ...".
-func flagError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "pipeline: ")
-	return errors.New("--" + msg)
-}
-
-// envName is the environment variable of a flag: SENDGATE_HTTP_ADDR for
-// http-addr.
-func envName(flagName string) string {
-	return "SENDGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // checkBroker accepts host:port, port 1..65535, without a scheme.

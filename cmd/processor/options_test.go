@@ -40,6 +40,10 @@ func TestOptionErrors(t *testing.T) {
 		{"blank dlq topic", []string{"--dlq-topic", " "}, nil, `--dlq-topic: must not be empty`},
 		{"empty group", []string{"--group-id", ""}, nil, `--group-id: must not be empty`},
 		{"same topic twice", []string{"--attempts-topic", "x", "--verdicts-topic", "x"}, nil, `--verdicts-topic`},
+		{"same topic twice, one from env", []string{"--attempts-topic", "x"}, []string{"SENDGATE_VERDICTS_TOPIC=x"}, `SENDGATE_VERDICTS_TOPIC (--verdicts-topic): "x" is also the attempts-topic`},
+		{"session timeout from env", nil, []string{"SENDGATE_SESSION_TIMEOUT=0s"}, `SENDGATE_SESSION_TIMEOUT (--session-timeout): must be positive`},
+		{"session timeout too long", []string{"--session-timeout", "6m"}, nil, `--session-timeout: must be 1s..5m`},
+		{"bad env value", nil, []string{"SENDGATE_MAX_BATCH=many"}, `SENDGATE_MAX_BATCH (--max-batch): invalid value "many"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

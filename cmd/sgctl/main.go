@@ -23,14 +23,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/flagenv"
 	"github.com/sendgate/sendgate/quota"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if errors.Is(err, errUsage) {
 		os.Exit(2)
@@ -58,8 +59,10 @@ var idPrefix = map[string]string{"settings": "set", "attempt": "att", "failed": 
 
 // run is sgctl: args without the program name; results on stdout, usage and
 // flag errors on stderr. It returns errUsage when it printed the usage for
-// a mistake, nil after -h. watch runs until ctx is done.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// a mistake, nil after -h. watch runs until ctx is done. --brokers and the
+// topics, when args does not set them, come from the processor's variables
+// SENDGATE_BROKERS and SENDGATE_<X>_TOPIC (getenv; package flagenv).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
 		return errUsage
@@ -78,9 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sgctl "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "bootstrap broker")
-	attempts := fs.String("attempts-topic", pipeline.DefaultAttemptsTopic, "attempts topic")
-	settingsT := fs.String("settings-topic", pipeline.DefaultSettingsTopic, "settings topic")
-	verdicts := fs.String("verdicts-topic", pipeline.DefaultVerdictsTopic, "verdicts topic")
+	attempts := fs.String("attempts-topic", contract.AttemptsTopic, "attempts topic")
+	settingsT := fs.String("settings-topic", contract.SettingsTopic, "settings topic")
+	verdicts := fs.String("verdicts-topic", contract.VerdictsTopic, "verdicts topic")
 	bot := fs.String("bot", "", "bot id")
 	contact := fs.String("contact", "", "contact id")
 	agent := fs.String("agent", "", "agent id (attempt)")
@@ -91,10 +94,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	window := fs.Int64("window", quota.DefaultWindowSeconds, "window_seconds (settings)")
 	scope := fs.String("scope", "contact", "scope: contact or agent_contact (settings)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long attempt waits for its verdict")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	_, err := flagenv.Parse(fs, flagenv.Prefix, args,
+		flagenv.Only(flagenv.Prefix, getenv, "brokers", "attempts-topic", "settings-topic", "verdicts-topic"))
+	var verr *flagenv.VarError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	case errors.As(err, &verr):
+		return err
+	case err != nil:
 		return errUsage // the flag package printed the error and the flags
 	}
 	if fs.NArg() > 0 {

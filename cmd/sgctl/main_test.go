@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
-	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -43,7 +43,7 @@ func TestArgs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr strings.Builder
-			err := run(t.Context(), tc.args, &stdout, &stderr)
+			err := run(t.Context(), tc.args, noEnv, &stdout, &stderr)
 			if !errors.Is(err, tc.err) && !(err == nil && tc.err == nil) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
@@ -70,12 +70,14 @@ func TestRequiredFlags(t *testing.T) {
 	} {
 		var stdout, stderr strings.Builder
 		// Nothing listens on port 1: nothing may be sent.
-		err := run(t.Context(), append(tc.args, "--brokers", "127.0.0.1:1"), &stdout, &stderr)
+		err := run(t.Context(), append(tc.args, "--brokers", "127.0.0.1:1"), noEnv, &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
+
+func noEnv(string) string { return "" }
 
 // lockedBuf is a stdout that a test reads while run writes it.
 type lockedBuf struct {
@@ -98,7 +100,7 @@ func (l *lockedBuf) String() string {
 // fakeProcessor answers every attempt with an allowed verdict until ctx is
 // done, and hands each settings and failed event it reads to seen.
 func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- events.Inbound, settings chan<- events.SettingsChanged) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(pipeline.DefaultAttemptsTopic, pipeline.DefaultSettingsTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(contract.AttemptsTopic, contract.SettingsTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.FetchMaxWait(50*time.Millisecond))
 	if err != nil {
@@ -109,7 +111,7 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- e
 	for ctx.Err() == nil {
 		var out []*kgo.Record
 		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if r.Topic == pipeline.DefaultSettingsTopic {
+			if r.Topic == contract.SettingsTopic {
 				ev, err := events.DecodeSettings(r.Value)
 				if err != nil || string(r.Key) != ev.BotID {
 					t.Errorf("settings record %q=%s: %v", r.Key, r.Value, err)
@@ -127,7 +129,7 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- e
 				return
 			}
 			v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1}, quota.Disabled(), r.Timestamp.UnixMilli())
-			out = append(out, &kgo.Record{Topic: pipeline.DefaultVerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, &v)})
+			out = append(out, &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, &v)})
 		})
 		if len(out) > 0 {
 			if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil && ctx.Err() == nil {
@@ -142,8 +144,8 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- e
 // watch prints the verdicts from the start of the topic.
 func TestRoundTrip(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(4, pipeline.DefaultAttemptsTopic, pipeline.DefaultVerdictsTopic),
-		kfake.SeedTopics(1, pipeline.DefaultSettingsTopic))
+		kfake.SeedTopics(4, contract.AttemptsTopic, contract.VerdictsTopic),
+		kfake.SeedTopics(1, contract.SettingsTopic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestRoundTrip(t *testing.T) {
 	sg := func(args ...string) string {
 		t.Helper()
 		var stdout, stderr strings.Builder
-		if err := run(ctx, append(args, "--brokers", addr), &stdout, &stderr); err != nil {
+		if err := run(ctx, append(args, "--brokers", addr), noEnv, &stdout, &stderr); err != nil {
 			t.Fatalf("sgctl %q: %v\n%s", args, err, stderr.String())
 		}
 		return stdout.String()
@@ -200,7 +202,7 @@ func TestRoundTrip(t *testing.T) {
 	var stdout lockedBuf
 	var stderr strings.Builder
 	werr := make(chan error, 1)
-	go func() { werr <- run(wctx, []string{"watch", "--brokers", addr}, &stdout, &stderr) }()
+	go func() { werr <- run(wctx, []string{"watch", "--brokers", addr}, noEnv, &stdout, &stderr) }()
 	for !strings.Contains(stdout.String(), `"attempt_id":"`+in.ID+`"`) {
 		select {
 		case err := <-werr:
