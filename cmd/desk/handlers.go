@@ -90,12 +90,8 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	if req.WindowSeconds == 0 {
 		st.WindowMs = quota.DefaultWindowSeconds * 1000
 	}
-	switch {
-	case (req.LimitEnabled || req.MaxPerContact != 0) && (req.MaxPerContact < quota.MinMax || req.MaxPerContact > quota.MaxMax):
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("max_per_contact: the maximum per customer must be %d to %d, got %d", quota.MinMax, quota.MaxMax, req.MaxPerContact))
-		return
-	case st.WindowSeconds() < quota.MinWindowSeconds || st.WindowSeconds() > quota.MaxWindowSeconds:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("window_seconds: the window must be %d s (1 minute) to %d s (30 days), got %d", quota.MinWindowSeconds, quota.MaxWindowSeconds, req.WindowSeconds))
+	if err := st.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 
