@@ -164,6 +164,34 @@ func (s *scanner) openObject() bool {
 	return false
 }
 
+// object reads the next value. When it is an object, object calls member
+// for each of its members in order, with the index in keys of the member's
+// name, or -1 for a name not in keys; member reads or skips the value and
+// returns false on a syntax error. (The callback gets an index rather than
+// the key because a key may point into s.scratch, which would make s escape
+// to the heap.) Any other value is validated and skipped. object returns the
+// value's kind and false on a syntax error (s.err set).
+func (s *scanner) object(keys []string, member func(i int) bool) (kind, bool) {
+	if !s.openObject() {
+		var f field
+		ok := s.value(&f)
+		return f.kind, ok
+	}
+	for first := true; ; first = false {
+		key, ok := s.objectNext(first)
+		if !ok {
+			return kObject, s.err == nil
+		}
+		i := len(keys) - 1
+		for i >= 0 && string(key) != keys[i] {
+			i--
+		}
+		if !member(i) {
+			return kObject, false
+		}
+	}
+}
+
 // value reads any value into f: strings and numbers keep their raw text,
 // other values are validated and skipped.
 func (s *scanner) value(f *field) bool {
