@@ -71,3 +71,14 @@ func BenchmarkVerdictBinary(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+func BenchmarkDecodeVerdict(b *testing.B) {
+	v := []byte(contractVerdictJSON)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if _, err := events.DecodeVerdict(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
