@@ -13,6 +13,14 @@ var verdictKeys = []string{"attempt_id", "bot_id", "contact_id", "agent_id", "ve
 	"scope", "limit", "used", "remaining", "window_seconds", "retry_at", "retry_after_seconds",
 	"decided_at", "settings_version"}
 
+// verdictPaths are the paths of verdictKeys in errors.
+var verdictPaths = func() (p [vCount]string) {
+	for i, k := range verdictKeys {
+		p[i] = "data." + k
+	}
+	return p
+}()
+
 const (
 	vAttemptID = iota
 	vBotID
@@ -40,7 +48,7 @@ type verdictReader struct {
 }
 
 // member returns data member k and its path.
-func (r verdictReader) member(k int) (*field, string) { return &r.data[k], "data." + verdictKeys[k] }
+func (r verdictReader) member(k int) (*field, string) { return &r.data[k], verdictPaths[k] }
 
 // str checks a required string member and returns its decoded text.
 func (r verdictReader) str(f *field, path string) (string, error) {
