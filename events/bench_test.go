@@ -1,7 +1,10 @@
 package events_test
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/sendgate/sendgate/events"
 )
@@ -39,6 +42,95 @@ func BenchmarkDecodeInbound(b *testing.B) {
 	}
 }
 
+// stdEvent is an event as encoding/json reads it, for the standard-library
+// benchmarks: what the hand-written scanner is measured against.
+type stdEvent[D any] struct {
+	SpecVersion string `json:"specversion"`
+	ID          string `json:"id"`
+	Source      string `json:"source"`
+	Type        string `json:"type"`
+	Time        string `json:"time"`
+	Data        *D     `json:"data"`
+}
+
+type stdAttemptData struct {
+	BotID     string `json:"bot_id"`
+	ContactID string `json:"contact_id"`
+	AgentID   string `json:"agent_id"`
+	AttemptID string `json:"attempt_id"`
+}
+
+type stdSettingsData struct {
+	BotID          string `json:"bot_id"`
+	Version        int64  `json:"version"`
+	ChangedBy      string `json:"changed_by"`
+	ActiveMessages *struct {
+		LimitEnabled  *bool  `json:"limit_enabled"`
+		MaxPerContact *int   `json:"max_per_contact"`
+		WindowSeconds *int64 `json:"window_seconds"`
+		Scope         string `json:"scope"`
+	} `json:"active_messages"`
+}
+
+var errStd = errors.New("invalid")
+
+// stdEnvelope checks the CloudEvents attributes as DecodeInbound does.
+func stdEnvelope[D any](e *stdEvent[D], typ string) error {
+	if e.SpecVersion != events.SpecVersion || e.Type != typ || e.Source == "" || e.Data == nil ||
+		e.ID == "" || len(e.ID) > events.MaxIDBytes {
+		return errStd
+	}
+	if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {
+		return err
+	}
+	return nil
+}
+
+func stdID(s string) bool { return s != "" && len(s) <= events.MaxIDBytes }
+
+// BenchmarkDecodeInboundStdlib decodes and checks the attempt of
+// BenchmarkDecodeInbound with encoding/json into a struct (which, unlike
+// DecodeInbound, cannot tell a missing member from an empty one, accepts
+// lone surrogates and does not report which member is wrong).
+func BenchmarkDecodeInboundStdlib(b *testing.B) {
+	v := []byte(contractAttempt)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		var e stdEvent[stdAttemptData]
+		if err := json.Unmarshal(v, &e); err != nil {
+			b.Fatal(err)
+		}
+		if err := stdEnvelope(&e, events.TypeRequested); err != nil ||
+			!stdID(e.Data.BotID) || !stdID(e.Data.ContactID) || !stdID(e.Data.AgentID) {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeSettingsStdlib is BenchmarkDecodeSettings with
+// encoding/json, checked as BenchmarkDecodeInboundStdlib is.
+func BenchmarkDecodeSettingsStdlib(b *testing.B) {
+	v := []byte(contractSettings)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		var e stdEvent[stdSettingsData]
+		if err := json.Unmarshal(v, &e); err != nil {
+			b.Fatal(err)
+		}
+		if err := stdEnvelope(&e, events.TypeSettingsChanged); err != nil || !stdID(e.Data.BotID) || e.Data.Version < 1 {
+			b.Fatal(err)
+		}
+		am := e.Data.ActiveMessages
+		if am == nil || am.LimitEnabled == nil || (*am.LimitEnabled && (am.MaxPerContact == nil || *am.MaxPerContact < 1 || *am.MaxPerContact > 1000)) ||
+			(am.WindowSeconds != nil && (*am.WindowSeconds < 60 || *am.WindowSeconds > 2592000)) ||
+			(am.Scope != "" && am.Scope != "contact" && am.Scope != "agent_contact") {
+			b.Fatal(errStd)
+		}
+	}
+}
+
 func BenchmarkDecodeSettings(b *testing.B) {
 	v := []byte(contractSettings)
 	b.ReportAllocs()
@@ -70,4 +162,32 @@ func BenchmarkVerdictBinary(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkDecodeVerdict(b *testing.B) {
+	v := []byte(contractVerdictJSON)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if _, err := events.DecodeVerdict(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendTime and BenchmarkAppendTimeStdlib compare AppendTime with
+// time.Time.AppendFormat writing the same text; AppendVerdict writes two or
+// three times.
+func BenchmarkAppendTime(b *testing.B) {
+	buf := make([]byte, 0, 32)
+	for b.Loop() {
+		buf = events.AppendTime(buf[:0], contractVerdict.DecidedAt)
+	}
+}
+
+func BenchmarkAppendTimeStdlib(b *testing.B) {
+	buf := make([]byte, 0, 32)
+	for b.Loop() {
+		buf = time.UnixMilli(contractVerdict.DecidedAt).UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05.000Z07:00")
+	}
 }

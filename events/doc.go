@@ -2,8 +2,10 @@
 // (structured JSON) values of the attempts, settings and verdicts topics, and
 // their decoding, validation and encoding.
 //
-// The hot-path decoders, DecodeInbound and DecodeSettings, are a small strict
-// JSON scanner (RFC 8259; no encoding/json, no reflection) that validates
+// The decoders, DecodeInbound and DecodeSettings on the hot path and
+// DecodeVerdict for tests and tools, are a small strict JSON scanner
+// (RFC 8259; no encoding/json, no reflection; BenchmarkDecodeInbound and
+// BenchmarkDecodeInboundStdlib compare it with encoding/json) that validates
 // exactly what the JSON Schemas in package schemas describe, with one
 // deliberate difference: *_id lengths are bytes (the contract's rule), while
 // JSON Schema's maxLength counts characters; the schemas carry a "maxBytes"

@@ -11,24 +11,29 @@ type envelope struct {
 	data                        kind
 }
 
-// member reads a top-level member other than data into env, or skips it.
-func (s *scanner) member(env *envelope, key []byte) bool {
-	var dst *field
-	switch string(key) {
-	case "specversion":
-		dst = &env.spec
-	case "id":
-		dst = &env.id
-	case "source":
-		dst = &env.source
-	case "type":
-		dst = &env.typ
-	case "time":
-		dst = &env.time
-	default:
-		return s.skip(1)
-	}
-	return s.value(dst)
+// envelopeKeys are the top-level members event reads.
+var envelopeKeys = []string{"specversion", "id", "source", "type", "time", "data"}
+
+// event reads a whole value that starts with '{' (check with s.peek): its
+// CloudEvents attributes into env and, for each "data" member (of duplicates
+// the last one counts), data, which resets what it collects from data and
+// reads the value with s.object. Other members are validated and skipped. It
+// returns false on a syntax error (s.err set), also one after the top-level
+// object.
+func (s *scanner) event(env *envelope, data func() (kind, bool)) bool {
+	attrs := [...]*field{&env.spec, &env.id, &env.source, &env.typ, &env.time}
+	_, ok := s.object(envelopeKeys, func(i int) bool {
+		switch {
+		case i < 0:
+			return s.skip(1)
+		case i < len(attrs):
+			return s.value(attrs[i])
+		}
+		k, ok := data()
+		env.data = k
+		return ok
+	})
+	return ok && s.end()
 }
 
 // notObject explains why a value that does not start with '{' is invalid.
@@ -121,6 +126,10 @@ func (s *scanner) decoded(f *field) []byte {
 	return unescape(s.scratch[:0], f.raw)
 }
 
+// inboundDataKeys are the members of data that DecodeInbound reads, in the
+// order of its fields bot, contact, agent and attempt.
+var inboundDataKeys = []string{"bot_id", "contact_id", "agent_id", "attempt_id"}
+
 // DecodeInbound decodes a record value of the attempts topic.
 //
 //   - A valid desk.active_message.failed event gives Inbound{Failed: true,
@@ -146,60 +155,19 @@ func DecodeInbound(b []byte) (Inbound, error) {
 	s := scanner{b: b}
 	var env envelope
 	var bot, contact, agent, attempt field
-	if !s.openObject() {
+	if s.peek() != '{' {
 		return Inbound{}, s.notObject()
 	}
-	for first := true; ; first = false {
-		key, ok := s.objectNext(first)
-		if !ok {
-			break
-		}
-		if string(key) != "data" {
-			if !s.member(&env, key) {
-				break
-			}
-			continue
-		}
+	ok := s.event(&env, func() (kind, bool) {
 		bot, contact, agent, attempt = field{}, field{}, field{}, field{}
-		if !s.openObject() {
-			var f field
-			if !s.value(&f) {
-				break
+		return s.object(inboundDataKeys, func(i int) bool {
+			if i < 0 {
+				return s.skip(2)
 			}
-			env.data = f.kind
-			continue
-		}
-		env.data = kObject
-		for first := true; ; first = false {
-			key, ok := s.objectNext(first)
-			if !ok {
-				break
-			}
-			var dst *field
-			switch string(key) {
-			case "bot_id":
-				dst = &bot
-			case "contact_id":
-				dst = &contact
-			case "agent_id":
-				dst = &agent
-			case "attempt_id":
-				dst = &attempt
-			}
-			if dst != nil {
-				ok = s.value(dst)
-			} else {
-				ok = s.skip(2)
-			}
-			if !ok {
-				break
-			}
-		}
-		if s.err != nil {
-			break
-		}
-	}
-	if s.err != nil || !s.end() {
+			return s.value([...]*field{&bot, &contact, &agent, &attempt}[i])
+		})
+	})
+	if !ok {
 		return Inbound{}, s.err
 	}
 	if err := idErr(&env.id, "id"); err != nil {

@@ -32,6 +32,14 @@ func (s *scanner) intErr(f *field, path string, lo, hi int64) (int64, *Error) {
 	return v, nil
 }
 
+// settingsDataKeys are the members of data that DecodeSettings reads, and
+// activeMessagesKeys those of data.active_messages, in the order of the
+// fields they are read into.
+var (
+	settingsDataKeys   = []string{"bot_id", "version", "changed_by", "active_messages"}
+	activeMessagesKeys = []string{"limit_enabled", "max_per_contact", "window_seconds", "scope"}
+)
+
 // DecodeSettings decodes and validates a desk.settings.changed event, as
 // schemas/settings-changed.schema.json describes it:
 //
@@ -54,94 +62,32 @@ func DecodeSettings(b []byte) (SettingsChanged, error) {
 	var env envelope
 	var bot, version, changedBy, enabled, maxPer, window, scope field
 	var am kind
-	if !s.openObject() {
+	if s.peek() != '{' {
 		return SettingsChanged{}, s.notObject()
 	}
-	for first := true; ; first = false {
-		key, ok := s.objectNext(first)
-		if !ok {
-			break
+	activeMessages := func(i int) bool {
+		if i < 0 {
+			return s.skip(3)
 		}
-		if string(key) != "data" {
-			if !s.member(&env, key) {
-				break
-			}
-			continue
-		}
+		return s.value([...]*field{&enabled, &maxPer, &window, &scope}[i])
+	}
+	ok := s.event(&env, func() (kind, bool) {
 		bot, version, changedBy, enabled, maxPer, window, scope = field{}, field{}, field{}, field{}, field{}, field{}, field{}
 		am = kAbsent
-		if !s.openObject() {
-			var f field
-			if !s.value(&f) {
-				break
-			}
-			env.data = f.kind
-			continue
-		}
-		env.data = kObject
-		for first := true; ; first = false {
-			key, ok := s.objectNext(first)
-			if !ok {
-				break
-			}
-			var dst *field
-			switch string(key) {
-			case "bot_id":
-				dst = &bot
-			case "version":
-				dst = &version
-			case "changed_by":
-				dst = &changedBy
-			case "active_messages":
+		return s.object(settingsDataKeys, func(i int) bool {
+			switch i {
+			case -1:
+				return s.skip(2)
+			case 3: // active_messages
 				enabled, maxPer, window, scope = field{}, field{}, field{}, field{}
-				if !s.openObject() {
-					var f field
-					ok = s.value(&f)
-					am = f.kind
-					break
-				}
-				am = kObject
-				for first := true; ; first = false {
-					key, ok := s.objectNext(first)
-					if !ok {
-						break
-					}
-					var dst *field
-					switch string(key) {
-					case "limit_enabled":
-						dst = &enabled
-					case "max_per_contact":
-						dst = &maxPer
-					case "window_seconds":
-						dst = &window
-					case "scope":
-						dst = &scope
-					}
-					if dst != nil {
-						ok = s.value(dst)
-					} else {
-						ok = s.skip(3)
-					}
-					if !ok {
-						break
-					}
-				}
-				ok = s.err == nil
-			default:
-				ok = s.skip(2)
+				var ok bool
+				am, ok = s.object(activeMessagesKeys, activeMessages)
+				return ok
 			}
-			if dst != nil {
-				ok = s.value(dst)
-			}
-			if !ok {
-				break
-			}
-		}
-		if s.err != nil {
-			break
-		}
-	}
-	if s.err != nil || !s.end() {
+			return s.value([...]*field{&bot, &version, &changedBy}[i])
+		})
+	})
+	if !ok {
 		return SettingsChanged{}, s.err
 	}
 	if err := idErr(&env.id, "id"); err != nil {

@@ -13,7 +13,9 @@ const (
 // three fractional digits, e.g. "2026-11-26T10:03:00.000Z" (24 bytes). Times
 // outside years 0000..9999 cannot be written in RFC 3339; for them the output
 // is what the time package writes with the same layout (a longer or signed
-// year).
+// year). It writes what time.Time.AppendFormat writes with that layout,
+// about four times faster (BenchmarkAppendTime, BenchmarkAppendTimeStdlib),
+// which matters because AppendVerdict writes two or three times.
 func AppendTime(dst []byte, ms int64) []byte {
 	if ms < minTimeMs || ms > maxTimeMs {
 		return time.UnixMilli(ms).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")

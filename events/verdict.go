@@ -1,92 +1,118 @@
 package events
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/sendgate/sendgate/quota"
 )
 
-// members is a decoded JSON object: exact key matching, last duplicate wins.
-type members struct {
-	m    map[string]json.RawMessage
-	path string // prefix of member paths, "" or "data."
+// verdictKeys are the members of a verdict's data that DecodeVerdict reads;
+// the v* constants index them.
+var verdictKeys = []string{"attempt_id", "bot_id", "contact_id", "agent_id", "verdict", "reason", "error",
+	"scope", "limit", "used", "remaining", "window_seconds", "retry_at", "retry_after_seconds",
+	"decided_at", "settings_version"}
+
+// verdictPaths are the paths of verdictKeys in errors.
+var verdictPaths = func() (p [vCount]string) {
+	for i, k := range verdictKeys {
+		p[i] = "data." + k
+	}
+	return p
+}()
+
+const (
+	vAttemptID = iota
+	vBotID
+	vContactID
+	vAgentID
+	vVerdict
+	vReason
+	vError
+	vScope
+	vLimit
+	vUsed
+	vRemaining
+	vWindowSeconds
+	vRetryAt
+	vRetryAfterSeconds
+	vDecidedAt
+	vSettingsVersion
+	vCount
+)
+
+// verdictReader checks the members of a verdict that DecodeVerdict read.
+type verdictReader struct {
+	s    *scanner
+	data *[vCount]field
 }
 
-func (o members) has(k string) bool { _, ok := o.m[k]; return ok }
+// member returns data member k and its path.
+func (r verdictReader) member(k int) (*field, string) { return &r.data[k], verdictPaths[k] }
 
-func (o members) err(k, msg string) error { return &Error{Field: o.path + k, Msg: msg} }
-
-// str reads a required (or, with opt, optional) string member.
-func (o members) str(k string, opt bool) (string, bool, error) {
-	raw, ok := o.m[k]
-	if !ok {
-		if opt {
-			return "", false, nil
-		}
-		return "", false, o.err(k, "required")
+// str checks a required string member and returns its decoded text.
+func (r verdictReader) str(f *field, path string) (string, error) {
+	switch f.kind {
+	case kString:
+		return string(appendField(nil, f)), nil
+	case kAbsent:
+		return "", &Error{Field: path, Msg: "required"}
 	}
-	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		return "", false, o.err(k, "must be a string")
-	}
-	return s, true, nil
+	return "", &Error{Field: path, Msg: "must be a string"}
 }
 
-// id reads an id member: a string of 1..MaxIDBytes bytes.
-func (o members) id(k string, opt bool) (string, error) {
-	s, ok, err := o.str(k, opt)
-	if err != nil || !ok {
-		return "", err
+// id reads a required (or, with opt, optional) id member: a string of
+// 1..MaxIDBytes bytes.
+func (r verdictReader) id(k int, opt bool) (string, error) {
+	f, path := r.member(k)
+	if opt && f.kind == kAbsent {
+		return "", nil
 	}
-	if len(s) == 0 || len(s) > MaxIDBytes {
-		return "", o.err(k, "must be 1.."+strconv.Itoa(MaxIDBytes)+" bytes, got "+strconv.Itoa(len(s)))
+	if f.kind == kString && (f.n == 0 || f.n > MaxIDBytes) {
+		return "", &Error{Field: path, Msg: "must be 1.." + strconv.Itoa(MaxIDBytes) + " bytes, got " + strconv.Itoa(f.n)}
 	}
-	return s, nil
+	return r.str(f, path)
 }
 
 // time reads a required time member written as AppendTime writes it.
-func (o members) time(k string) (int64, error) {
-	s, _, err := o.str(k, false)
-	if err != nil {
+func (r verdictReader) time(f *field, path string) (int64, error) {
+	if f.kind != kString {
+		_, err := r.str(f, path)
 		return 0, err
 	}
+	s := string(r.s.decoded(f))
 	ms, ok := parseMillis(s)
 	if !ok {
-		return 0, o.err(k, "must be an RFC 3339 UTC time with milliseconds, got "+strconv.Quote(s))
+		return 0, &Error{Field: path, Msg: "must be an RFC 3339 UTC time with milliseconds, got " + strconv.Quote(s)}
 	}
 	return ms, nil
 }
 
 // int reads a required integer member in [lo, hi].
-func (o members) int(k string, lo, hi int64) (int64, error) {
-	raw, ok := o.m[k]
-	if !ok {
-		return 0, o.err(k, "required")
+func (r verdictReader) int(k int, lo, hi int64) (int64, error) {
+	f, path := r.member(k)
+	switch f.kind {
+	case kNumber:
+	case kAbsent:
+		return 0, &Error{Field: path, Msg: "required"}
+	default:
+		return 0, &Error{Field: path, Msg: "must be an integer"}
 	}
-	raw = bytes.TrimSpace(raw)
-	s := scanner{b: raw}
-	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) || !s.num() || s.i != len(raw) {
-		return 0, o.err(k, "must be an integer")
-	}
-	v, c := intValue(raw)
+	v, c := intValue(f.raw)
 	if c == numFrac {
-		return 0, o.err(k, "must be an integer, got "+string(raw))
+		return 0, &Error{Field: path, Msg: "must be an integer, got " + string(f.raw)}
 	}
 	if c != numInt || v < lo || v > hi {
-		return 0, o.err(k, "must be "+strconv.FormatInt(lo, 10)+".."+strconv.FormatInt(hi, 10)+", got "+string(raw))
+		return 0, &Error{Field: path, Msg: "must be " + strconv.FormatInt(lo, 10) + ".." + strconv.FormatInt(hi, 10) + ", got " + string(f.raw)}
 	}
 	return v, nil
 }
 
-// absent fails if any of keys is present.
-func (o members) absent(why string, keys ...string) error {
-	for _, k := range keys {
-		if o.has(k) {
-			return o.err(k, "must be absent "+why)
+// absent fails if any of the members ks is present.
+func (r verdictReader) absent(why string, ks ...int) error {
+	for _, k := range ks {
+		if f, path := r.member(k); f.kind != kAbsent {
+			return &Error{Field: path, Msg: "must be absent " + why}
 		}
 	}
 	return nil
@@ -103,58 +129,73 @@ func (o members) absent(why string, keys ...string) error {
 // Times must have the exact form AppendTime writes, so that
 // AppendVerdict(DecodeVerdict(b)) == b for b written by AppendVerdict.
 //
-// It is meant for tests, tools and the console, not the hot path: it uses
-// encoding/json. Errors are *Error.
+// It is meant for tests, tools and the console, not the hot path, and reads
+// with the scanner of DecodeInbound (a syntax error, including invalid UTF-8
+// or a lone surrogate escape, is an error for "value"). Errors are *Error.
 func DecodeVerdict(b []byte) (Verdict, error) {
 	var v Verdict
-	if !utf8.Valid(b) {
-		return v, &Error{Field: "value", Msg: "invalid UTF-8"}
+	s := scanner{b: b}
+	var env envelope
+	var data [vCount]field
+	if s.peek() != '{' {
+		return v, s.notObject()
 	}
-	top := members{}
-	if err := json.Unmarshal(b, &top.m); err != nil || top.m == nil {
-		return v, &Error{Field: "value", Msg: "must be a JSON object"}
+	ok := s.event(&env, func() (kind, bool) {
+		data = [vCount]field{}
+		return s.object(verdictKeys, func(i int) bool {
+			if i < 0 {
+				return s.skip(2)
+			}
+			return s.value(&data[i])
+		})
+	})
+	if !ok {
+		return v, s.err
 	}
-	id, _, err := top.str("id", false)
-	if err != nil {
+	r := verdictReader{s: &s, data: &data}
+
+	if _, err := r.str(&env.id, "id"); err != nil {
 		return v, err
 	}
-	for _, c := range [...]struct{ k, want string }{
-		{"specversion", SpecVersion}, {"type", TypeDecided}, {"source", Source},
+	for _, c := range [...]struct {
+		f          *field
+		path, want string
+	}{
+		{&env.spec, "specversion", SpecVersion}, {&env.typ, "type", TypeDecided}, {&env.source, "source", Source},
 	} {
-		s, _, err := top.str(c.k, false)
-		if err != nil {
+		if _, err := r.str(c.f, c.path); err != nil {
 			return v, err
 		}
-		if s != c.want {
-			return v, top.err(c.k, "must be "+strconv.Quote(c.want)+", got "+strconv.Quote(s))
+		if !s.eq(c.f, c.want) {
+			return v, &Error{Field: c.path, Msg: "must be " + strconv.Quote(c.want) + ", got " + strconv.Quote(string(s.decoded(c.f)))}
 		}
 	}
-	tm, err := top.time("time")
+	tm, err := r.time(&env.time, "time")
 	if err != nil {
 		return v, err
 	}
-	data := members{path: "data."}
-	if raw, ok := top.m["data"]; !ok {
-		return v, top.err("data", "required")
-	} else if json.Unmarshal(raw, &data.m) != nil || data.m == nil {
-		return v, top.err("data", "must be an object")
+	switch env.data {
+	case kObject:
+	case kAbsent:
+		return v, &Error{Field: "data", Msg: "required"}
+	default:
+		return v, &Error{Field: "data", Msg: "must be an object"}
 	}
 
-	if v.AttemptID, err = data.id("attempt_id", false); err != nil {
+	if v.AttemptID, err = r.id(vAttemptID, false); err != nil {
 		return v, err
 	}
-	if id != v.AttemptID+"/verdict" {
-		return v, top.err("id", "must be data.attempt_id + \"/verdict\"")
+	if string(s.decoded(&env.id)) != v.AttemptID+"/verdict" {
+		return v, &Error{Field: "id", Msg: "must be data.attempt_id + \"/verdict\""}
 	}
-	verdict, _, err := data.str("verdict", false)
+	verdict, err := r.str(r.member(vVerdict))
 	if err != nil {
 		return v, err
 	}
-	var ok bool
 	if v.Outcome, ok = parseOutcome(verdict); !ok {
-		return v, data.err("verdict", `must be "allowed", "blocked" or "rejected", got `+strconv.Quote(verdict))
+		return v, &Error{Field: "data.verdict", Msg: `must be "allowed", "blocked" or "rejected", got ` + strconv.Quote(verdict)}
 	}
-	reason, _, err := data.str("reason", false)
+	reason, err := r.str(r.member(vReason))
 	if err != nil {
 		return v, err
 	}
@@ -164,92 +205,92 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 		v.Outcome == Blocked && v.Reason == LimitReached,
 		v.Outcome == Rejected && v.Reason == InvalidRequest:
 	default:
-		return v, data.err("reason", "invalid for verdict "+strconv.Quote(verdict)+": "+strconv.Quote(reason))
+		return v, &Error{Field: "data.reason", Msg: "invalid for verdict " + strconv.Quote(verdict) + ": " + strconv.Quote(reason)}
 	}
-	if v.DecidedAt, err = data.time("decided_at"); err != nil {
+	if v.DecidedAt, err = r.time(r.member(vDecidedAt)); err != nil {
 		return v, err
 	}
 	if tm != v.DecidedAt {
-		return v, top.err("time", "must equal data.decided_at")
+		return v, &Error{Field: "time", Msg: "must equal data.decided_at"}
 	}
 	opt := v.Outcome == Rejected
-	if v.BotID, err = data.id("bot_id", opt); err != nil {
+	if v.BotID, err = r.id(vBotID, opt); err != nil {
 		return v, err
 	}
-	if v.ContactID, err = data.id("contact_id", opt); err != nil {
+	if v.ContactID, err = r.id(vContactID, opt); err != nil {
 		return v, err
 	}
-	if v.AgentID, err = data.id("agent_id", opt); err != nil {
+	if v.AgentID, err = r.id(vAgentID, opt); err != nil {
 		return v, err
 	}
 	if v.Outcome == Rejected {
-		if v.Error, _, err = data.str("error", false); err != nil {
+		if v.Error, err = r.str(r.member(vError)); err != nil {
 			return v, err
 		}
-		if err := data.absent("when rejected", "scope", "limit", "used", "remaining", "window_seconds",
-			"retry_at", "retry_after_seconds", "settings_version"); err != nil {
+		if err := r.absent("when rejected", vScope, vLimit, vUsed, vRemaining, vWindowSeconds,
+			vRetryAt, vRetryAfterSeconds, vSettingsVersion); err != nil {
 			return Verdict{}, err
 		}
 		return v, nil
 	}
-	if err := data.absent("unless rejected", "error"); err != nil {
+	if err := r.absent("unless rejected", vError); err != nil {
 		return Verdict{}, err
 	}
-	scope, _, err := data.str("scope", false)
+	scope, err := r.str(r.member(vScope))
 	if err != nil {
 		return v, err
 	}
 	if v.Scope, ok = quota.ParseScope(scope); !ok {
-		return v, data.err("scope", `must be "contact" or "agent_contact", got `+strconv.Quote(scope))
+		return v, &Error{Field: "data.scope", Msg: `must be "contact" or "agent_contact", got ` + strconv.Quote(scope)}
 	}
 	// An allowed send counts itself; a blocked one found the limit reached.
-	used, err := data.int("used", 1, math.MaxInt)
+	used, err := r.int(vUsed, 1, math.MaxInt)
 	if err != nil {
 		return v, err
 	}
 	v.Used = int(used)
-	if v.WindowSeconds, err = data.int("window_seconds", quota.MinWindowSeconds, quota.MaxWindowSeconds); err != nil {
+	if v.WindowSeconds, err = r.int(vWindowSeconds, quota.MinWindowSeconds, quota.MaxWindowSeconds); err != nil {
 		return v, err
 	}
-	if v.SettingsVersion, err = data.int("settings_version", 0, 1<<63-1); err != nil {
+	if v.SettingsVersion, err = r.int(vSettingsVersion, 0, 1<<63-1); err != nil {
 		return v, err
 	}
 	if v.Reason == LimitDisabled {
-		if err := data.absent("while the limit is disabled", "limit", "remaining", "retry_at", "retry_after_seconds"); err != nil {
+		if err := r.absent("while the limit is disabled", vLimit, vRemaining, vRetryAt, vRetryAfterSeconds); err != nil {
 			return Verdict{}, err
 		}
 		return v, nil
 	}
 	v.Enabled = true
-	limit, err := data.int("limit", quota.MinMax, quota.MaxMax)
+	limit, err := r.int(vLimit, quota.MinMax, quota.MaxMax)
 	if err != nil {
 		return v, err
 	}
-	rem, err := data.int("remaining", 0, quota.MaxMax)
+	rem, err := r.int(vRemaining, 0, quota.MaxMax)
 	if err != nil {
 		return v, err
 	}
 	v.Limit, v.Remaining = int(limit), int(rem)
 	if v.Remaining != max(v.Limit-v.Used, 0) {
-		return v, data.err("remaining", "must be max(limit - used, 0)")
+		return v, &Error{Field: "data.remaining", Msg: "must be max(limit - used, 0)"}
 	}
 	if v.Outcome == Blocked && v.Remaining != 0 {
-		return v, data.err("remaining", "must be 0 when blocked")
+		return v, &Error{Field: "data.remaining", Msg: "must be 0 when blocked"}
 	}
 	if v.Remaining != 0 {
-		if err := data.absent("unless remaining is 0", "retry_at", "retry_after_seconds"); err != nil {
+		if err := r.absent("unless remaining is 0", vRetryAt, vRetryAfterSeconds); err != nil {
 			return Verdict{}, err
 		}
 		return v, nil
 	}
-	if v.RetryAt, err = data.time("retry_at"); err != nil {
+	if v.RetryAt, err = r.time(r.member(vRetryAt)); err != nil {
 		return v, err
 	}
-	if v.RetryAfterSeconds, err = data.int("retry_after_seconds", 1, quota.MaxWindowSeconds); err != nil {
+	if v.RetryAfterSeconds, err = r.int(vRetryAfterSeconds, 1, quota.MaxWindowSeconds); err != nil {
 		return v, err
 	}
 	if d := v.RetryAt - v.DecidedAt; d <= 0 || (d+999)/1000 != v.RetryAfterSeconds {
-		return v, data.err("retry_after_seconds", "must be retry_at - decided_at in seconds, rounded up")
+		return v, &Error{Field: "data.retry_after_seconds", Msg: "must be retry_at - decided_at in seconds, rounded up"}
 	}
 	return v, nil
 }

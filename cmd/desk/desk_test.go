@@ -81,9 +81,9 @@ func TestSaveSettingsChecks(t *testing.T) {
 		{"agent", "application/json", good, 403, "edit bot general settings"},
 		{"root", "application/json", good, 403, "edit bot general settings"},
 		{"admin", "text/plain", good, 415, "application/json"},
-		{"admin", "application/json", `{"limit_enabled":true,"max_per_contact":0}`, 400, "max_per_contact"},
-		{"admin", "application/json", `{"limit_enabled":true,"max_per_contact":1001}`, 400, "max_per_contact"},
-		{"admin", "application/json", `{"limit_enabled":true,"max_per_contact":2,"window_seconds":59}`, 400, "window_seconds"},
+		{"admin", "application/json", `{"limit_enabled":true,"max_per_contact":0}`, 400, "quota: max 0 out of range 1..1000"},
+		{"admin", "application/json", `{"limit_enabled":true,"max_per_contact":1001}`, 400, "quota: max 1001 out of range 1..1000"},
+		{"admin", "application/json", `{"limit_enabled":true,"max_per_contact":2,"window_seconds":59}`, 400, "quota: window 59 s out of range 60..2592000"},
 		{"admin", "application/json", `{"limit_enabled":true,"max_per_contact":2,"scope":"team"}`, 400, "scope"},
 		{"admin", "application/json", `{"limit_enabled":true,"max":2}`, 400, "unknown field"},
 		// Valid: fails only when it asks the processor for the version.

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// processorGet GETs path from the processor's API.
+func (s *Server) processorGet(ctx context.Context, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.procURL+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	if s.cfg.ProcessorToken != "" {
+		req.Header.Set("Authorization", "Bearer "+s.cfg.ProcessorToken)
+	}
+	resp, err := s.web.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("processor at %s: %w", s.cfg.ProcessorURL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, fmt.Errorf("processor at %s: %w", s.cfg.ProcessorURL, err)
+	}
+	return resp.StatusCode, b, nil
+}
+
+// proxy answers with what the processor answered for path: its JSON and
+// status, or 502 when it cannot be reached.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, path string) {
+	code, b, err := s.processorGet(r.Context(), path)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err.Error()+" (is the processor running?)")
+		return
+	}
+	if !json.Valid(b) {
+		writeError(w, http.StatusBadGateway, fmt.Sprintf("processor at %s answered %d with no JSON", s.cfg.ProcessorURL, code))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// botSettings is the processor's settings body.
+type botSettings struct {
+	BotID          string `json:"bot_id"`
+	Version        int64  `json:"version"`
+	ActiveMessages struct {
+		LimitEnabled  bool   `json:"limit_enabled"`
+		MaxPerContact int    `json:"max_per_contact,omitempty"`
+		WindowSeconds int64  `json:"window_seconds"`
+		Scope         string `json:"scope"`
+	} `json:"active_messages"`
+}
+
+func (s *Server) settingsPath() string { return "/v1/bots/" + url.PathEscape(s.cfg.Bot) + "/settings" }
+
+// currentSettings reads the bot's settings from the processor.
+func (s *Server) currentSettings(ctx context.Context) (botSettings, error) {
+	var b botSettings
+	code, body, err := s.processorGet(ctx, s.settingsPath())
+	if err != nil {
+		return b, err
+	}
+	if code != http.StatusOK {
+		return b, fmt.Errorf("processor at %s: settings: %d %s", s.cfg.ProcessorURL, code, bytes.TrimSpace(body))
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return b, fmt.Errorf("processor at %s: settings: %w", s.cfg.ProcessorURL, err)
+	}
+	return b, nil
+}
