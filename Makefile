@@ -4,7 +4,9 @@ DATA_DIR  ?= ./data
 FUZZTIME  ?= 5s
 BIN       := bin
 
-.PHONY: all build run test vet fmt-check unit fuzz bench clean
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test vet fmt-check staticcheck unit fuzz bench clean
 
 all: build
 
@@ -16,8 +18,9 @@ build:
 run:
 	GO=$(GO) BIN=$(BIN) DATA_DIR=$(DATA_DIR) ./scripts/run.sh
 
-## test: everything CI checks: vet, gofmt, race-enabled tests, a short fuzz run.
-test: vet fmt-check unit fuzz
+## test: everything CI checks: vet, gofmt, staticcheck, race-enabled tests, a
+## short fuzz run.
+test: vet fmt-check staticcheck unit fuzz
 
 vet:
 	$(GO) vet ./...
@@ -25,6 +28,10 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# staticcheck comes from the Go module proxy, pinned (go run downloads it once).
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
