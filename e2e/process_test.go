@@ -67,7 +67,7 @@ func TestSigtermAndHTTP(t *testing.T) {
 		t.Fatalf("/metrics %d", code)
 	}
 	for _, m := range []string{`sendgate_verdicts_total{reason="within_limit",verdict="allowed"} 2`,
-		`sendgate_verdicts_total{reason="limit_reached",verdict="blocked"} 1`, "sendgate_consumer_lag", "sendgate_decision_latency_seconds"} {
+		`sendgate_verdicts_total{reason="limit_reached",verdict="blocked"} 1`, "sendgate_consumer_lag", "sendgate_decision_latency_seconds", `sendgate_transactions_total{result="committed"}`, "sendgate_transaction_seconds_bucket"} {
 		if !strings.Contains(body, m) {
 			t.Fatalf("metrics lack %q:\n%s", m, body)
 		}

@@ -47,7 +47,14 @@ func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *
 	if p.gen != nil {
 		off.member, off.generation = p.gen.MemberID, p.gen.ID
 	}
+	t0 := time.Now()
 	bases, err := p.txn.commit(ctx, parts, off, r.cfg.now().UnixMilli())
+	r.metrics.txnSeconds.Observe(time.Since(t0).Seconds())
+	if err == nil {
+		r.metrics.transactions.WithLabelValues("committed").Inc()
+	} else {
+		r.metrics.transactions.WithLabelValues(classOf(err).label()).Inc()
+	}
 	if err != nil {
 		b.Close()
 		if errors.Is(err, kafka.MessageSizeTooLarge) && out != nil && out.dlq > 0 && !p.cutDeadLetters {

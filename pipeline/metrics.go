@@ -13,6 +13,8 @@ type metrics struct {
 	consumed        *prometheus.CounterVec // topic
 	dlq             *prometheus.CounterVec // source topic
 	forwarded       prometheus.Counter     // attempts records moved to their key's partition
+	transactions    *prometheus.CounterVec // result: committed|retryable|lost|fatal
+	txnSeconds      prometheus.Histogram   // one batch's transaction, AddPartitions to EndTxn
 	duplicates      prometheus.Counter     // attempts answered from the idempotency record
 	failedReleased  *prometheus.CounterVec // result: released|unknown
 	settingsApplied *prometheus.CounterVec // result: applied|stale|tombstone|invalid
@@ -40,6 +42,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"source_topic"}),
 		forwarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sendgate_forwarded_records_total", Help: "Attempts-topic records that sat on another partition than their key's (murmur2) and were forwarded to it.",
+		}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendgate_transactions_total", Help: "Batch transactions, by result: committed, or failed and aborted (retryable: the batch is read again; lost: the partition was fenced by another owner or the member lost its generation; fatal: the processor stops).",
+		}, []string{"result"}),
+		txnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sendgate_transaction_seconds", Help: "Time of one batch's Kafka transaction, from AddPartitionsToTxn to EndTxn's answer.",
+			Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14),
 		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sendgate_duplicate_attempts_total", Help: "Attempts whose id already had a verdict; the stored verdict was re-emitted.",
@@ -81,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sendgate_partitions_owned", Help: "Attempts partitions assigned to this instance.",
 		}),
 	}
-	reg.MustRegister(m.verdicts, m.consumed, m.dlq, m.forwarded, m.duplicates, m.failedReleased, m.settingsApplied,
+	reg.MustRegister(m.verdicts, m.consumed, m.dlq, m.forwarded, m.transactions, m.txnSeconds, m.duplicates, m.failedReleased, m.settingsApplied,
 		m.batchSize, m.batchLatency, m.decisionDelay, m.lag, m.stateKeys, m.publishRetries,
 		m.fetchErrors, m.ready, m.partitionsOwned)
 	return m

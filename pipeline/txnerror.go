@@ -25,11 +25,19 @@ const (
 )
 
 func (c errClass) String() string {
+	if c == lost {
+		return "partition lost"
+	}
+	return c.label()
+}
+
+// label is the class as a metric label: retryable, lost or fatal.
+func (c errClass) label() string {
 	switch c {
 	case retryable:
 		return "retryable"
 	case lost:
-		return "partition lost"
+		return "lost"
 	}
 	return "fatal"
 }
