@@ -26,8 +26,14 @@ type Backend interface {
 	Ready() bool
 	// Settings returns the settings in force for bot.
 	Settings(bot string) quota.Settings
-	// Quota evaluates a contact's limit at time at.
+	// Quota evaluates a contact's limit at time at; pipeline.ErrNotOwned
+	// when this instance does not own (or has not restored) the contact's
+	// partition.
 	Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error)
+	// Owner returns the HTTP address (host:port) of the instance that owns
+	// the contact's partition, to forward a quota query to; "" when none
+	// other is known.
+	Owner(bot, contact string) (string, error)
 }
 
 // Config configures a Server.
@@ -58,6 +64,7 @@ type Server struct {
 	srv     *http.Server
 	ln      net.Listener
 	slots   chan struct{}
+	client  *http.Client // forwards quota queries to their owners
 }
 
 // New listens on cfg.Addr (so a bad address fails at start, naming the flag)
@@ -79,7 +86,8 @@ func New(cfg Config, b Backend) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: http-addr %s: %w", cfg.Addr, err)
 	}
-	s := &Server{cfg: cfg, backend: b, ln: ln, slots: make(chan struct{}, cfg.MaxInFlight)}
+	s := &Server{cfg: cfg, backend: b, ln: ln, slots: make(chan struct{}, cfg.MaxInFlight),
+		client: &http.Client{Timeout: forwardTimeout}}
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -233,7 +241,18 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 	}
 	d, st, err := s.backend.Quota(bot, contact, agent, at)
 	if errors.Is(err, pipeline.ErrNotOwned) {
-		writeError(w, http.StatusServiceUnavailable, "this instance does not own the contact's partition (yet): ask the instance that does, or retry")
+		if r.Header.Get(forwardedHeader) == "" {
+			owner, oerr := s.backend.Owner(bot, contact)
+			if oerr != nil {
+				s.cfg.Logger.Warn().Err(oerr).Msg("finding the owner of a contact's partition")
+			}
+			if owner != "" && s.forward(w, r, owner) {
+				return
+			}
+		}
+		// A takeover in progress: no instance has the partition ready.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "no instance has the contact's partition ready (a takeover in progress): retry")
 		return
 	}
 	if err != nil {

@@ -31,6 +31,7 @@ type fakeBackend struct {
 	quotaSettings *quota.Settings
 	err           error
 	block         chan struct{} // when set, Quota waits for it to close
+	owner         string        // what Owner returns
 
 	mu      sync.Mutex
 	queries []query
@@ -42,6 +43,8 @@ type query struct {
 }
 
 func (f *fakeBackend) Ready() bool { return f.ready }
+
+func (f *fakeBackend) Owner(bot, contact string) (string, error) { return f.owner, nil }
 
 func (f *fakeBackend) Settings(bot string) quota.Settings {
 	if st, ok := f.settings[bot]; ok {
@@ -246,8 +249,8 @@ func TestQuota(t *testing.T) {
 		{name: "empty at", path: "/v1/bots/b/contacts/c/quota?at=", code: 400,
 			body: `{"error":"at: must be an RFC 3339 time such as 2026-11-26T10:00:00Z, got \"\""}`},
 
-		{name: "not owned", err: pipeline.ErrNotOwned, path: "/v1/bots/b/contacts/c/quota", code: 503,
-			body: `{"error":"this instance does not own the contact's partition (yet): ask the instance that does, or retry"}`,
+		{name: "not owned, no owner ready", err: pipeline.ErrNotOwned, path: "/v1/bots/b/contacts/c/quota", code: 503,
+			body: `{"error":"no instance has the contact's partition ready (a takeover in progress): retry"}`,
 			want: &query{"b", "c", "", now}},
 		{name: "backend error", err: errors.New("store closed"), path: "/v1/bots/b/contacts/c/quota", code: 503,
 			body: `{"error":"quota unavailable; try again"}`,
@@ -353,4 +356,46 @@ func TestInFlight(t *testing.T) {
 	}
 	checkJSON(t, get(h, "/v1/bots/b/settings", ""), 200,
 		`{"bot_id":"b","version":0,"active_messages":{"limit_enabled":false,"window_seconds":86400,"scope":"contact"}}`)
+}
+
+// A query for a partition this instance does not own is forwarded to the
+// owner's advertised address, with the token, and its answer returned
+// unchanged; a forwarded query is never forwarded again; with no owner (or
+// an owner that cannot be asked) the answer is 503 with Retry-After.
+func TestQuotaForwardedToTheOwner(t *testing.T) {
+	var got []*http.Request
+	owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		_, _ = w.Write([]byte(`{"from":"owner"}`))
+	}))
+	defer owner.Close()
+	addr := strings.TrimPrefix(owner.URL, "http://")
+	b := &fakeBackend{err: pipeline.ErrNotOwned, owner: addr}
+	h := newTestServer(t, Config{Token: "s3cret"}, b).Handler()
+
+	rec := get(h, "/v1/bots/b%40x/contacts/c%2F1/quota?agent_id=a&at=2026-11-26T10:00:00Z", "Bearer s3cret")
+	if rec.Code != 200 || rec.Body.String() != `{"from":"owner"}` {
+		t.Fatalf("forwarded: %d %s", rec.Code, rec.Body)
+	}
+	if len(got) != 1 || got[0].URL.RequestURI() != "/v1/bots/b%40x/contacts/c%2F1/quota?agent_id=a&at=2026-11-26T10:00:00Z" ||
+		got[0].Header.Get("Authorization") != "Bearer s3cret" || got[0].Header.Get(forwardedHeader) != "1" {
+		t.Fatalf("the owner got %+v", got)
+	}
+
+	req := httptest.NewRequest(http.MethodGet, "/v1/bots/b/contacts/c/quota", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	req.Header.Set(forwardedHeader, "1")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" || len(got) != 1 {
+		t.Fatalf("a forwarded query forwarded again or answered %d (Retry-After %q)", rec.Code, rec.Header().Get("Retry-After"))
+	}
+
+	owner.Close()
+	rec = get(h, "/v1/bots/b/contacts/c/quota", "Bearer s3cret")
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("an owner that cannot be asked: %d (Retry-After %q)", rec.Code, rec.Header().Get("Retry-After"))
+	}
 }

@@ -31,6 +31,11 @@ type Config struct {
 	// from which an instance that gets a partition restores it. Default
 	// "<GroupID>-state-changelog".
 	ChangelogTopic string
+	// AdvertisedHTTPAddr is the host:port other instances forward quota
+	// queries to (this instance's HTTP API, as they reach it), put in the
+	// consumer-group member metadata. Empty: no forwarding to this
+	// instance (it answers its own partitions only).
+	AdvertisedHTTPAddr string
 	// SessionTimeout of the consumer group: how soon a dead instance's
 	// partitions move. Default 10s.
 	SessionTimeout time.Duration

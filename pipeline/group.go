@@ -24,6 +24,7 @@ func (r *Runner) consume(ctx context.Context, cancel context.CancelCauseFunc) {
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
 		StartOffset:            kafka.FirstOffset,
+		GroupBalancers:         []kafka.GroupBalancer{advertisingBalancer{addr: r.cfg.AdvertisedHTTPAddr}},
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			r.log.Debug().Str("component", "consumer-group").Msgf(msg, args...)
 		}),
@@ -81,6 +82,7 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 	r.parts = parts
 	r.mu.Unlock()
 	r.metrics.partitionsOwned.Set(float64(len(parts)))
+	r.owners.invalidate()
 	r.joined.Store(true)
 	r.updateReady()
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -41,13 +39,10 @@ func (r *Runner) Settings(bot string) quota.Settings { return r.settings.get(bot
 // rebuilding.
 func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
 	s := r.settings.get(bot)
-	r.mu.Lock()
-	parts := r.attemptsParts
-	r.mu.Unlock()
-	if len(parts) == 0 {
+	pid, ok := r.contactPartition(bot, contact)
+	if !ok {
 		return quota.Decision{}, s, errors.New("pipeline: not started")
 	}
-	pid := int32((&kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(bot + "/" + contact)}, parts...))
 	r.mu.Lock()
 	p := r.parts[pid]
 	r.mu.Unlock()
@@ -59,4 +54,13 @@ func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision
 		return quota.Decision{}, s, err
 	}
 	return quota.Usage(sends, s, agent, at.UnixMilli()), s, nil
+}
+
+// contactPartition is the attempts partition of contact (bot, contact);
+// false before the topic's partitions are known.
+func (r *Runner) contactPartition(bot, contact string) (int32, bool) {
+	r.mu.Lock()
+	parts := r.attemptsParts
+	r.mu.Unlock()
+	return keyPartition([]byte(bot+"/"+contact), parts)
 }

@@ -26,6 +26,7 @@ type Runner struct {
 	writer   *kafka.Writer
 	settings *settingsTable
 	follower *follower
+	owners   owners
 
 	mu            sync.Mutex
 	parts         map[int32]*partition // owned attempts partitions
@@ -62,6 +63,7 @@ func New(cfg Config, store *state.Store, reg prometheus.Registerer) (*Runner, er
 		settings: newSettingsTable(),
 		parts:    map[int32]*partition{},
 		outParts: map[string][]int{},
+		owners:   owners{refresh: 2 * time.Second},
 	}
 	r.conns = conns
 	r.kafka = newKafkaClient(&r.cfg, conns.transport)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -111,6 +112,7 @@ func serve(ctx context.Context, o *options, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	runner.Advertise(advertisedAddr(o.advertised, srv.Addr()))
 	log.Info().Strs("brokers", brokers).Str("http", srv.Addr()).Str("data_dir", o.dataDir).
 		Str("attempts_topic", cfg.AttemptsTopic).Str("verdicts_topic", cfg.VerdictsTopic).Msg("sendgate starting")
 
@@ -124,4 +126,23 @@ func serve(ctx context.Context, o *options, log zerolog.Logger) error {
 		rerr = err
 	}
 	return rerr
+}
+
+// advertisedAddr is the address other instances forward quota queries to:
+// the flag's, or the address the API listens on, with this host's name for
+// an unspecified (all interfaces) one.
+func advertisedAddr(flag, listening string) string {
+	if flag != "" {
+		return flag
+	}
+	host, port, err := net.SplitHostPort(listening)
+	if err != nil {
+		return listening
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil {
+			return net.JoinHostPort(h, port)
+		}
+	}
+	return listening
 }

@@ -26,6 +26,7 @@ type options struct {
 	embeddedSync bool
 	dataDir      string
 	httpAddr     string
+	advertised   string
 	logLevel     zerolog.Level
 	checkConfig  bool
 	httpToken    string
@@ -55,6 +56,7 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		dlq       = fs.String("dlq-topic", contract.DLQTopic, "dead-letter topic")
 		changelog = fs.String("changelog-topic", "", "compacted topic with a copy of the state, one partition per attempts partition (default <group-id>"+contract.ChangelogSuffix+")")
 		httpAddr  = fs.String("http-addr", "127.0.0.1:8080", "health, metrics and query API")
+		advAddr   = fs.String("advertised-http-addr", "", "host:port other instances forward quota queries to (default: --http-addr as it listens; this host's name when it listens on all interfaces)")
 		session   = fs.Duration("session-timeout", 10*time.Second, "consumer-group session timeout: how soon a dead instance's partitions move")
 		logLevel  = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 		create    = fs.Bool("create-topics", true, "create missing topics at start (attempts and settings with CreateTime, settings and changelog compacted)")
@@ -89,7 +91,7 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
 	where := src.Where
-	o := &options{embeddedSync: *embSync, embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, checkConfig: *check,
+	o := &options{embeddedSync: *embSync, embeddedAddr: *embedded, dataDir: *dataDir, httpAddr: *httpAddr, advertised: *advAddr, checkConfig: *check,
 		warnings: flagenv.Unknown(fs, flagenv.Prefix, "processor", environ)}
 	// An empty --brokers means the embedded broker; a value with no broker
 	// in it is a mistake that must not silently become development mode.
@@ -110,6 +112,11 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		}
 		if err := checkListenAddr(a.addr); err != nil {
 			return nil, fmt.Errorf("%s: %q: %v", where(a.flag), a.addr, err)
+		}
+	}
+	if *advAddr != "" {
+		if host, port, err := net.SplitHostPort(*advAddr); err != nil || host == "" || port == "" || port == "0" {
+			return nil, fmt.Errorf("%s: %q: want host:port, the address other instances reach this one's --http-addr at", where("advertised-http-addr"), *advAddr)
 		}
 	}
 	// pipeline.Config fills empty names with the defaults; on the command
