@@ -78,10 +78,7 @@ func (e *env) offsets(req kmsg.Request) map[int32]int64 {
 // Burrow) see 0 for an idle partition.
 func TestIdlePartitionsGroupOffsetsAtTheirEnd(t *testing.T) {
 	const parts = 4
-	e := newEnv(t, parts)
-	e.settings("bot1", limit(1, 3, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, parts, limit(1, 3, day, quota.ScopeContact))
 	t0 := base()
 	for i := range 200 {
 		e.attempt(fmt.Sprintf("a%d", i), "bot1", fmt.Sprintf("c%d", i%37), "ana", t0.Add(time.Duration(i)*time.Millisecond))
