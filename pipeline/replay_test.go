@@ -94,8 +94,7 @@ func TestExpiredHistoryIsGoneWithOrWithoutRestart(t *testing.T) {
 // under the generation, so its connection is still open).
 func TestGracefulStopCommitsGroupOffset(t *testing.T) {
 	e := newEnv(t, 1)
-	a := e.instance(t.TempDir())
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(t.TempDir(), "A ready")
 	t0 := base()
 	for i := range 100 {
 		e.attempt(fmt.Sprintf("r-%d", i), "bot1", fmt.Sprintf("c%d", i), "ana", t0.Add(time.Duration(i)*time.Millisecond))
@@ -118,8 +117,7 @@ func TestGracefulStopCommitsGroupOffset(t *testing.T) {
 func TestReadyOnlyAfterRebuild(t *testing.T) {
 	e := newEnv(t, 1)
 	e.settings("bot1", limit(1, 1000, day, quota.ScopeContact))
-	a := e.instance(t.TempDir())
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(t.TempDir(), "A ready")
 	t0 := base()
 	const n = 300
 	for i := range n {
