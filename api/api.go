@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/httpjson"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
@@ -121,14 +121,14 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.backend.Ready() {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 			return
 		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /v1/bots/{bot_id}/settings", s.guard(s.settings))
@@ -139,9 +139,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", httpjson.NotFound)
 	return mux
 }
 
@@ -151,14 +149,14 @@ func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sendgate"`)
-			writeError(w, http.StatusUnauthorized, "authorization: a valid bearer token is required")
+			httpjson.Error(w, http.StatusUnauthorized, "authorization: a valid bearer token is required")
 			return
 		}
 		select {
 		case s.slots <- struct{}{}:
 			defer func() { <-s.slots }()
 		default:
-			writeError(w, http.StatusTooManyRequests, "too many requests in flight; retry shortly")
+			httpjson.Error(w, http.StatusTooManyRequests, "too many requests in flight; retry shortly")
 			return
 		}
 		h(w, r)
@@ -182,7 +180,7 @@ type activeMessages struct {
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	bot := r.PathValue("bot_id")
 	if msg := checkID("bot_id", bot); msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
+		httpjson.Error(w, http.StatusBadRequest, msg)
 		return
 	}
 	st := s.backend.Settings(bot)
@@ -193,7 +191,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 		m := st.Max
 		body.ActiveMessages.MaxPerContact = &m
 	}
-	writeJSON(w, http.StatusOK, body)
+	httpjson.Write(w, http.StatusOK, body)
 }
 
 // quotaBody is the response of the quota query.
@@ -216,13 +214,13 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 	agent := q.Get("agent_id")
 	for _, c := range []struct{ name, v string }{{"bot_id", bot}, {"contact_id", contact}} {
 		if msg := checkID(c.name, c.v); msg != "" {
-			writeError(w, http.StatusBadRequest, msg)
+			httpjson.Error(w, http.StatusBadRequest, msg)
 			return
 		}
 	}
 	if q.Has("agent_id") {
 		if msg := checkID("agent_id", agent); msg != "" {
-			writeError(w, http.StatusBadRequest, msg)
+			httpjson.Error(w, http.StatusBadRequest, msg)
 			return
 		}
 	}
@@ -230,13 +228,13 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("at"); v != "" || q.Has("at") {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("at: must be an RFC 3339 time such as 2026-11-26T10:00:00Z, got %q", v))
+			httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("at: must be an RFC 3339 time such as 2026-11-26T10:00:00Z, got %q", v))
 			return
 		}
 		at = t
 	}
 	if st := s.backend.Settings(bot); st.Scope == quota.ScopeAgentContact && agent == "" {
-		writeError(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
+		httpjson.Error(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
 		return
 	}
 	d, st, err := s.backend.Quota(bot, contact, agent, at)
@@ -252,16 +250,16 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 		}
 		// A takeover in progress: no instance has the partition ready.
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "no instance has the contact's partition ready (a takeover in progress): retry")
+		httpjson.Error(w, http.StatusServiceUnavailable, "no instance has the contact's partition ready (a takeover in progress): retry")
 		return
 	}
 	if err != nil {
 		s.cfg.Logger.Error().Err(err).Str("bot_id", bot).Str("contact_id", contact).Msg("quota query failed")
-		writeError(w, http.StatusServiceUnavailable, "quota unavailable; try again")
+		httpjson.Error(w, http.StatusServiceUnavailable, "quota unavailable; try again")
 		return
 	}
 	if st.Scope == quota.ScopeAgentContact && agent == "" {
-		writeError(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
+		httpjson.Error(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
 		return
 	}
 	body := quotaBody{BotID: bot, ContactID: contact, AgentID: agent, LimitEnabled: d.Enabled,
@@ -275,7 +273,7 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 		ra := d.RetryAfterSeconds
 		body.RetryAt, body.RetryAfterSeconds = &ts, &ra
 	}
-	writeJSON(w, http.StatusOK, body)
+	httpjson.Write(w, http.StatusOK, body)
 }
 
 func checkID(name, v string) string {
@@ -286,14 +284,4 @@ func checkID(name, v string) string {
 		return fmt.Sprintf("%s: must be at most %d bytes, got %d", name, events.MaxIDBytes, len(v))
 	}
 	return ""
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
 }

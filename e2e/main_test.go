@@ -21,6 +21,7 @@ import (
 
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/kafkatest"
 )
 
 var processorBin string
@@ -123,24 +124,7 @@ type proc struct {
 	broker string // the embedded broker's, as it logged it; "" with --brokers
 	done   chan struct{}
 	err    error
-	stderr *lockedBuf
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stderr *kafkatest.LockedBuf
 }
 
 // startProc runs the processor with its HTTP API on a port of its own
@@ -149,7 +133,7 @@ func (l *lockedBuf) String() string {
 // --embedded-addr 127.0.0.1:0 and finds its address in p.broker.
 func startProc(t *testing.T, dataDir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{done: make(chan struct{}), stderr: &lockedBuf{}}
+	p := &proc{done: make(chan struct{}), stderr: &kafkatest.LockedBuf{}}
 	p.cmd = exec.Command(processorBin, append([]string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
 		"--session-timeout", "6s", "--log-level", "info"}, args...)...)
 	pr, pw := io.Pipe()

@@ -16,12 +16,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sendgate/sendgate/internal/kafkatest"
 )
 
 // makeRun is one run of scripts/run.sh (what `make run` starts).
 type makeRun struct {
 	cmd   *exec.Cmd
-	out   *lockedBuf // stdout and stderr
+	out   *kafkatest.LockedBuf // stdout and stderr
 	ready chan struct{}
 	done  chan struct{}
 }
@@ -45,7 +47,7 @@ func runEnv(bin, dataDir, broker, httpAddr, desk string) []string {
 // startRun starts scripts/run.sh; ready closes when it printed its banner.
 func startRun(t *testing.T, env []string) *makeRun {
 	t.Helper()
-	r := &makeRun{out: &lockedBuf{}, ready: make(chan struct{}), done: make(chan struct{})}
+	r := &makeRun{out: &kafkatest.LockedBuf{}, ready: make(chan struct{}), done: make(chan struct{})}
 	r.cmd = exec.Command("bash", "scripts/run.sh")
 	r.cmd.Dir = ".."
 	r.cmd.Env = env

@@ -83,15 +83,13 @@ const (
 	Rejected
 )
 
+// outcomeNames are the wire names of the outcomes.
+var outcomeNames = [...]string{Allowed: "allowed", Blocked: "blocked", Rejected: "rejected"}
+
 // String returns the wire name: "allowed", "blocked" or "rejected".
 func (o Outcome) String() string {
-	switch o {
-	case Allowed:
-		return "allowed"
-	case Blocked:
-		return "blocked"
-	case Rejected:
-		return "rejected"
+	if o >= Allowed && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
 	}
 	return "outcome(" + strconv.Itoa(int(o)) + ")"
 }
@@ -111,35 +109,34 @@ const (
 	InvalidRequest
 )
 
+// reasonNames are the wire names of the reasons.
+var reasonNames = [...]string{WithinLimit: "within_limit", LimitDisabled: "limit_disabled",
+	LimitReached: "limit_reached", InvalidRequest: "invalid_request"}
+
 // String returns the wire name: "within_limit", "limit_disabled",
 // "limit_reached" or "invalid_request".
 func (r Reason) String() string {
-	switch r {
-	case WithinLimit:
-		return "within_limit"
-	case LimitDisabled:
-		return "limit_disabled"
-	case LimitReached:
-		return "limit_reached"
-	case InvalidRequest:
-		return "invalid_request"
+	if r >= WithinLimit && int(r) < len(reasonNames) {
+		return reasonNames[r]
 	}
 	return "reason(" + strconv.Itoa(int(r)) + ")"
 }
 
 func parseOutcome(s string) (Outcome, bool) {
-	for o := Allowed; o <= Rejected; o++ {
-		if o.String() == s {
-			return o, true
-		}
-	}
-	return 0, false
+	o, ok := parseName(outcomeNames[:], s)
+	return Outcome(o), ok
 }
 
 func parseReason(s string) (Reason, bool) {
-	for r := WithinLimit; r <= InvalidRequest; r++ {
-		if r.String() == s {
-			return r, true
+	r, ok := parseName(reasonNames[:], s)
+	return Reason(r), ok
+}
+
+// parseName returns the index of the non-empty wire name s in names.
+func parseName(names []string, s string) (uint8, bool) {
+	for i, n := range names {
+		if n != "" && n == s {
+			return uint8(i), true
 		}
 	}
 	return 0, false

@@ -96,42 +96,18 @@ func (c *Config) EnsureDefaults() {
 	if len(c.Brokers) == 0 {
 		c.Brokers = []string{"127.0.0.1:9092"}
 	}
-	if c.AttemptsTopic == "" {
-		c.AttemptsTopic = contract.AttemptsTopic
-	}
-	if c.SettingsTopic == "" {
-		c.SettingsTopic = contract.SettingsTopic
-	}
-	if c.VerdictsTopic == "" {
-		c.VerdictsTopic = contract.VerdictsTopic
-	}
-	if c.Bots == 0 {
-		c.Bots = DefaultBots
-	}
-	if c.Contacts == 0 {
-		c.Contacts = DefaultContacts
-	}
-	if c.Agents == 0 {
-		c.Agents = DefaultAgents
-	}
-	if c.Limit == 0 {
-		c.Limit = DefaultLimit
-	}
-	if c.Window == 0 {
-		c.Window = DefaultWindow
-	}
-	if c.Seed == 0 {
-		c.Seed = 1
-	}
-	if c.Linger == 0 {
-		c.Linger = DefaultLinger
-	}
-	if c.MaxBuffered == 0 {
-		c.MaxBuffered = DefaultMaxBuffered
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
+	setDefault(&c.AttemptsTopic, contract.AttemptsTopic)
+	setDefault(&c.SettingsTopic, contract.SettingsTopic)
+	setDefault(&c.VerdictsTopic, contract.VerdictsTopic)
+	setDefault(&c.Bots, DefaultBots)
+	setDefault(&c.Contacts, DefaultContacts)
+	setDefault(&c.Agents, DefaultAgents)
+	setDefault(&c.Limit, DefaultLimit)
+	setDefault(&c.Window, DefaultWindow)
+	setDefault(&c.Seed, 1)
+	setDefault(&c.Linger, DefaultLinger)
+	setDefault(&c.MaxBuffered, DefaultMaxBuffered)
+	setDefault(&c.Timeout, DefaultTimeout)
 	if c.Span == 0 {
 		perContact := float64(c.Attempts) / float64(max(c.Contacts, 1))
 		c.Span = time.Duration(max(1, perContact/4) * float64(c.Window))
@@ -195,4 +171,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// setDefault sets *p to v when *p is the zero value.
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
 }

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/kafkatest"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -99,42 +99,16 @@ func TestValidate(t *testing.T) {
 // fakeProcessor answers every attempt on the attempts topic with a verdict
 // made by answer (nil: none), until ctx is done.
 func fakeProcessor(ctx context.Context, t *testing.T, addr string, answer func(in events.Inbound, tsMs int64) *events.Verdict) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(contract.AttemptsTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.FetchMaxWait(50*time.Millisecond))
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer cl.Close()
-	for ctx.Err() == nil {
-		var out []*kgo.Record
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			in, err := events.DecodeInbound(r.Value)
-			if in.Failed || (err != nil && in.ID == "") {
-				return
-			}
-			if v := answer(in, r.Timestamp.UnixMilli()); v != nil {
-				out = append(out, &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, v)})
-			}
-		})
-		if len(out) > 0 {
-			if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil && ctx.Err() == nil {
-				t.Error(err)
-			}
+	kafkatest.Answer(ctx, t, addr, []string{contract.AttemptsTopic}, func(r *kgo.Record) *kgo.Record {
+		in, err := events.DecodeInbound(r.Value)
+		if in.Failed || (err != nil && in.ID == "") {
+			return nil
 		}
-	}
-}
-
-func newBroker(t *testing.T) string {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(4, contract.AttemptsTopic, contract.VerdictsTopic),
-		kfake.SeedTopics(1, contract.SettingsTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+		if v := answer(in, r.Timestamp.UnixMilli()); v != nil {
+			return &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, v)}
+		}
+		return nil
+	})
 }
 
 // TestCheckCatches runs the generator against fake processors that get the
@@ -167,7 +141,7 @@ func TestCheckCatches(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			addr := newBroker(t)
+			addr := kafkatest.NewBroker(t, 4)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { defer close(done); fakeProcessor(ctx, t, addr, c.answer) }()

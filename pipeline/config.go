@@ -107,44 +107,21 @@ const FutureClamp = quota.FutureClamp
 
 // EnsureDefaults fills in the defaults of unset fields.
 func (c *Config) EnsureDefaults() {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-	}
-	def(&c.GroupID, contract.GroupID)
-	def(&c.AttemptsTopic, contract.AttemptsTopic)
-	def(&c.SettingsTopic, contract.SettingsTopic)
-	def(&c.VerdictsTopic, contract.VerdictsTopic)
-	def(&c.DLQTopic, contract.DLQTopic)
-	def(&c.ChangelogTopic, c.GroupID+contract.ChangelogSuffix)
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = 10 * time.Second
-	}
-	if c.Partitions == 0 {
-		c.Partitions = 8
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = 4096
-	}
-	if c.FetchMaxBytes == 0 {
-		c.FetchMaxBytes = 1 << 20
-	}
-	if c.FetchMaxWait == 0 {
-		c.FetchMaxWait = 250 * time.Millisecond
-	}
-	if c.VerdictRetention == 0 {
-		c.VerdictRetention = 24 * time.Hour
-	}
-	if c.ExpirePerBatch == 0 {
-		c.ExpirePerBatch = 1024
-	}
-	if c.CacheContacts == 0 {
-		c.CacheContacts = 1 << 16
-	}
-	if c.TransactionTimeout == 0 {
-		c.TransactionTimeout = 10 * time.Second
-	}
+	setDefault(&c.GroupID, contract.GroupID)
+	setDefault(&c.AttemptsTopic, contract.AttemptsTopic)
+	setDefault(&c.SettingsTopic, contract.SettingsTopic)
+	setDefault(&c.VerdictsTopic, contract.VerdictsTopic)
+	setDefault(&c.DLQTopic, contract.DLQTopic)
+	setDefault(&c.ChangelogTopic, c.GroupID+contract.ChangelogSuffix)
+	setDefault(&c.SessionTimeout, 10*time.Second)
+	setDefault(&c.Partitions, 8)
+	setDefault(&c.MaxBatch, 4096)
+	setDefault(&c.FetchMaxBytes, 1<<20)
+	setDefault(&c.FetchMaxWait, 250*time.Millisecond)
+	setDefault(&c.VerdictRetention, 24*time.Hour)
+	setDefault(&c.ExpirePerBatch, 1024)
+	setDefault(&c.CacheContacts, 1<<16)
+	setDefault(&c.TransactionTimeout, 10*time.Second)
 	if c.ShutdownTimeout == 0 {
 		// Well inside the session timeout: a worker still finishing its
 		// batch when the group moves its partition would write after the
@@ -204,4 +181,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	return nil
+}
+
+// setDefault sets *p to v when *p is the zero value.
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
 }

@@ -56,6 +56,19 @@ func newEnv(t *testing.T, partitions int32) *env {
 	return newEnvWith(t, partitions, nil, nil)
 }
 
+// runningEnv is newEnv with a runner started, stopped when the test ends,
+// after bot1's settings (none: the limit disabled) are published.
+func runningEnv(t *testing.T, partitions int32, bot1 ...quota.Settings) *env {
+	t.Helper()
+	e := newEnv(t, partitions)
+	for _, s := range bot1 {
+		e.settings("bot1", s)
+	}
+	e.start()
+	t.Cleanup(e.stop)
+	return e
+}
+
 // newEnvWith is newEnv with more broker options (SASL, TLS) and the
 // matching client options.
 func newEnvWith(t *testing.T, partitions int32, brokerOpts []kfake.Opt, clientOpts []kgo.Opt) *env {

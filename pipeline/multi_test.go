@@ -30,6 +30,15 @@ func (e *env) instance(dir string) *instance {
 	return e.instanceWith(dir, nil)
 }
 
+// readyInstance is instance, once its runner is ready (what names that in
+// a time-out).
+func (e *env) readyInstance(dir, what string) *instance {
+	e.t.Helper()
+	i := e.instance(dir)
+	e.waitFor(what, i.r.Ready)
+	return i
+}
+
 func (e *env) instanceWith(dir string, mod func(*pipeline.Config)) *instance {
 	e.t.Helper()
 	st, err := state.Open(dir, state.Options{})
@@ -83,13 +92,11 @@ func TestPartitionsMoveBetweenInstances(t *testing.T) {
 			}
 		}
 	}
-	a := e.instance(dirA)
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(dirA, "A ready")
 	send("p1")
 	check("p1", events.Allowed, 1)
 
-	b := e.instance(dirB) // the group rebalances: B gets some partitions, with no state
-	e.waitFor("B ready", b.r.Ready)
+	b := e.readyInstance(dirB, "B ready") // the group rebalances: B gets some partitions, with no state
 	send("p2")
 	check("p2", events.Allowed, 2)
 
@@ -97,8 +104,7 @@ func TestPartitionsMoveBetweenInstances(t *testing.T) {
 	send("p3")
 	check("p3", events.Blocked, 2)
 
-	a = e.instance(dirA) // A gets partitions back, behind the group
-	e.waitFor("A ready again", a.r.Ready)
+	a = e.readyInstance(dirA, "A ready again") // A gets partitions back, behind the group
 	send("p4")
 	check("p4", events.Blocked, 2)
 	a.stop(t)
@@ -121,8 +127,7 @@ func TestPartitionsMoveBetweenInstances(t *testing.T) {
 // the count carries over exactly.
 func TestTakeoverRestoresDecisionsFromTheChangelog(t *testing.T) {
 	e := newEnv(t, 1)
-	a := e.instance(t.TempDir())
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(t.TempDir(), "A ready")
 	t0 := base()
 	for i := 1; i <= 5; i++ { // limit disabled: all allowed and counted
 		e.attempt(fmt.Sprintf("att-%d", i), "bot1", "c1", "ana", t0.Add(time.Duration(i)*time.Second))
@@ -133,8 +138,8 @@ func TestTakeoverRestoresDecisionsFromTheChangelog(t *testing.T) {
 	e.waitFor("A has v1", func() bool { return a.r.Settings("bot1").Version == 1 })
 	a.stop(t)
 
-	b := e.instance(t.TempDir()) // no local state: restores from the changelog
-	e.waitFor("B ready", b.r.Ready)
+	// No local state: B restores from the changelog.
+	b := e.readyInstance(t.TempDir(), "B ready")
 	e.attempt("att-4", "bot1", "c1", "ana", t0.Add(4*time.Second)) // redelivered
 	e.attempt("att-6", "bot1", "c1", "ana", t0.Add(10*time.Second))
 	if _, again := e.verdictN("att-4", 2); !bytes.Equal(again, first4) {
@@ -173,8 +178,7 @@ func TestChangelogRefusedAbortsTheBatch(t *testing.T) {
 		t.Fatalf("a1 has %d committed verdicts, want 1", n)
 	}
 
-	b := e.instance(t.TempDir())
-	e.waitFor("B ready", b.r.Ready)
+	b := e.readyInstance(t.TempDir(), "B ready")
 	e.attempt("a3", "bot1", "c1", "ana", t0.Add(2*time.Second))
 	if v := e.verdict("a3"); v.Outcome != events.Blocked || v.Used != 2 {
 		t.Fatalf("a3 after the takeover: %+v (decisions missing from the changelog?)", v)

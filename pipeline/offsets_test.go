@@ -25,17 +25,7 @@ func (e *env) groupOffsets(parts int32) map[int32]int64 {
 		rt.Partitions = append(rt.Partitions, p)
 	}
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(context.Background(), e.cl)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			out[p.Partition] = p.Offset
-		}
-	}
-	return out
+	return e.offsets(req)
 }
 
 // endOffsets returns the attempts topic's end offsets, by partition.
@@ -51,15 +41,33 @@ func (e *env) endOffsets(parts int32) map[int32]int64 {
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(context.Background(), e.cl)
+	return e.offsets(req)
+}
+
+// offsets sends an OffsetFetch or ListOffsets request and returns the
+// offsets of its answer, by partition.
+func (e *env) offsets(req kmsg.Request) map[int32]int64 {
+	e.t.Helper()
+	resp, err := e.cl.Request(context.Background(), req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	out := map[int32]int64{}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			out[p.Partition] = p.Offset
+	switch resp := resp.(type) {
+	case *kmsg.OffsetFetchResponse:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				out[p.Partition] = p.Offset
+			}
 		}
+	case *kmsg.ListOffsetsResponse:
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				out[p.Partition] = p.Offset
+			}
+		}
+	default:
+		e.t.Fatalf("offsets: unexpected response %T", resp)
 	}
 	return out
 }
@@ -70,10 +78,7 @@ func (e *env) endOffsets(parts int32) map[int32]int64 {
 // Burrow) see 0 for an idle partition.
 func TestIdlePartitionsGroupOffsetsAtTheirEnd(t *testing.T) {
 	const parts = 4
-	e := newEnv(t, parts)
-	e.settings("bot1", limit(1, 3, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, parts, limit(1, 3, day, quota.ScopeContact))
 	t0 := base()
 	for i := range 200 {
 		e.attempt(fmt.Sprintf("a%d", i), "bot1", fmt.Sprintf("c%d", i%37), "ana", t0.Add(time.Duration(i)*time.Millisecond))

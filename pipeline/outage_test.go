@@ -17,10 +17,7 @@ import (
 // backoff and reports not ready; once it accepts them again the batch is
 // published and committed: nothing lost, nothing counted twice.
 func TestBrokerOutageLosesNothing(t *testing.T) {
-	e := newEnv(t, 2)
-	e.settings("bot1", limit(1, 1, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2, limit(1, 1, day, quota.ScopeContact))
 
 	down, refused := e.refuseProduce(verdictsTopic)
 	down.Store(true)

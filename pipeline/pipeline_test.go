@@ -17,10 +17,7 @@ const day = 24 * time.Hour
 func base() time.Time { return time.Now().Add(-3 * time.Hour).Truncate(time.Second) }
 
 func TestLimitAndRetryAt(t *testing.T) {
-	e := newEnv(t, 4)
-	e.settings("bot1", limit(1, 2, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 4, limit(1, 2, day, quota.ScopeContact))
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.attempt("a2", "bot1", "c1", "bob", t0.Add(time.Minute))
@@ -47,10 +44,7 @@ func TestLimitAndRetryAt(t *testing.T) {
 }
 
 func TestRollingWindowBoundary(t *testing.T) {
-	e := newEnv(t, 2)
-	e.settings("bot1", limit(1, 1, time.Minute, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2, limit(1, 1, time.Minute, quota.ScopeContact))
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Minute-time.Millisecond))
@@ -67,9 +61,7 @@ func TestRollingWindowBoundary(t *testing.T) {
 }
 
 func TestDisabledStillRecords(t *testing.T) {
-	e := newEnv(t, 2)
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2)
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Second))
@@ -88,10 +80,7 @@ func TestDisabledStillRecords(t *testing.T) {
 }
 
 func TestScopeAgentContact(t *testing.T) {
-	e := newEnv(t, 2)
-	e.settings("bot1", limit(1, 1, day, quota.ScopeAgentContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2, limit(1, 1, day, quota.ScopeAgentContact))
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.attempt("a2", "bot1", "c1", "bob", t0.Add(time.Second))
@@ -108,10 +97,7 @@ func TestScopeAgentContact(t *testing.T) {
 }
 
 func TestDuplicateAttemptReemitsSameVerdict(t *testing.T) {
-	e := newEnv(t, 2)
-	e.settings("bot1", limit(1, 5, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2, limit(1, 5, day, quota.ScopeContact))
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.attempt("a1", "bot1", "c1", "ana", t0.Add(time.Second))
@@ -127,10 +113,7 @@ func TestDuplicateAttemptReemitsSameVerdict(t *testing.T) {
 }
 
 func TestFailedSendReleasesSlot(t *testing.T) {
-	e := newEnv(t, 2)
-	e.settings("bot1", limit(1, 1, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2, limit(1, 1, day, quota.ScopeContact))
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.failed("f0", "bot1", "c1", "nope", t0.Add(time.Second)) // unknown: ignored
@@ -184,9 +167,7 @@ func TestSettingsVersionsAndTombstones(t *testing.T) {
 // A settings change acknowledged before an attempt was produced applies to
 // it, every time.
 func TestReadYourSettings(t *testing.T) {
-	e := newEnv(t, 2)
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2)
 	t0 := base()
 	for i := range 20 {
 		enabled := i%2 == 0
@@ -206,10 +187,7 @@ func TestReadYourSettings(t *testing.T) {
 }
 
 func TestBadInputIsRejectedOrDeadLettered(t *testing.T) {
-	e := newEnv(t, 2)
-	e.settings("bot1", limit(1, 3, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 2, limit(1, 3, day, quota.ScopeContact))
 	t0 := base()
 
 	// Not JSON at all: DLQ only.
@@ -277,10 +255,7 @@ func TestRestartKeepsStateAndOffsets(t *testing.T) {
 }
 
 func TestQuotaReflectsPublishedVerdicts(t *testing.T) {
-	e := newEnv(t, 4)
-	e.settings("bot1", limit(1, 2, day, quota.ScopeContact))
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 4, limit(1, 2, day, quota.ScopeContact))
 	t0 := base()
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Second))

@@ -94,8 +94,7 @@ func TestExpiredHistoryIsGoneWithOrWithoutRestart(t *testing.T) {
 // under the generation, so its connection is still open).
 func TestGracefulStopCommitsGroupOffset(t *testing.T) {
 	e := newEnv(t, 1)
-	a := e.instance(t.TempDir())
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(t.TempDir(), "A ready")
 	t0 := base()
 	for i := range 100 {
 		e.attempt(fmt.Sprintf("r-%d", i), "bot1", fmt.Sprintf("c%d", i), "ana", t0.Add(time.Duration(i)*time.Millisecond))
@@ -118,8 +117,7 @@ func TestGracefulStopCommitsGroupOffset(t *testing.T) {
 func TestReadyOnlyAfterRebuild(t *testing.T) {
 	e := newEnv(t, 1)
 	e.settings("bot1", limit(1, 1000, day, quota.ScopeContact))
-	a := e.instance(t.TempDir())
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(t.TempDir(), "A ready")
 	t0 := base()
 	const n = 300
 	for i := range n {
@@ -139,9 +137,7 @@ func TestReadyOnlyAfterRebuild(t *testing.T) {
 // An invalid attempt with a key too large for a verdict record does not
 // hold up its partition.
 func TestHugeKeyDoesNotBlockThePartition(t *testing.T) {
-	e := newEnv(t, 1)
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 1)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ProducerBatchMaxBytes(2<<20))
 	if err != nil {
 		t.Fatal(err)
@@ -164,9 +160,7 @@ func TestHugeKeyDoesNotBlockThePartition(t *testing.T) {
 // An invalid attempt read again is dead-lettered again with its stored
 // verdict: a first dead letter that was never acknowledged is not lost.
 func TestInvalidAttemptReadAgainIsDeadLetteredAgain(t *testing.T) {
-	e := newEnv(t, 1)
-	e.start()
-	defer e.stop()
+	e := runningEnv(t, 1)
 	bad := []byte(`{"specversion":"1.0","id":"bad1","source":"/x","type":"desk.active_message.requested","time":"2026-11-26T10:00:00Z","data":{"bot_id":"b","contact_id":"c"}}`)
 	e.produce(attemptsTopic, []byte("b/c"), bad, base())
 	e.produce(attemptsTopic, []byte("b/c"), bad, base())

@@ -43,22 +43,19 @@ func TestLostLocalCommitIsCaughtUpFromTheChangelog(t *testing.T) {
 	e.settings("bot1", limit(1, 3, day, quota.ScopeContact))
 	dir, before := t.TempDir(), t.TempDir()
 	t0 := base()
-	a := e.instance(dir)
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(dir, "A ready")
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.verdict("a1")
 	a.stop(t)
 	copyDir(t, dir, before)
 
-	a = e.instance(dir)
-	e.waitFor("A ready", a.r.Ready)
+	a = e.readyInstance(dir, "A ready")
 	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Second))
 	e.attempt("a3", "bot1", "c1", "ana", t0.Add(2*time.Second))
 	e.verdict("a3")
 	a.stop(t)
 
-	a = e.instance(before) // a2 and a3 are in the changelog, not in this state
-	e.waitFor("A ready on the older state", a.r.Ready)
+	a = e.readyInstance(before, "A ready on the older state") // a2 and a3 are in the changelog, not in this state
 	e.attempt("a4", "bot1", "c1", "ana", t0.Add(3*time.Second))
 	if v := e.verdict("a4"); v.Outcome != events.Blocked || v.Used != 3 {
 		t.Fatalf("a4: %+v, want blocked with 3 used (a1..a3 counted once)", v)
@@ -81,21 +78,18 @@ func TestStaleLocalStateIsCaughtUpFromTheChangelog(t *testing.T) {
 	e.settings("bot1", limit(1, 2, day, quota.ScopeContact))
 	dirA := t.TempDir()
 	t0 := base()
-	a := e.instance(dirA)
-	e.waitFor("A ready", a.r.Ready)
+	a := e.readyInstance(dirA, "A ready")
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.verdict("a1")
 	a.stop(t)
 
-	b := e.instance(t.TempDir())
-	e.waitFor("B ready", b.r.Ready)
+	b := e.readyInstance(t.TempDir(), "B ready")
 	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Second))
 	e.verdict("a2")
 	e.settings("bot1", limit(2, 1, day, quota.ScopeContact)) // admin lowers the limit
 	b.stop(t)
 
-	a = e.instance(dirA)
-	e.waitFor("A ready again", a.r.Ready)
+	a = e.readyInstance(dirA, "A ready again")
 	e.settings("bot1", limit(3, 2, day, quota.ScopeContact)) // and raises it back
 	e.attempt("a3", "bot1", "c1", "ana", t0.Add(2*time.Second))
 	e.attempt("a2", "bot1", "c1", "ana", t0.Add(3*time.Second)) // a redelivery

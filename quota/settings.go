@@ -16,13 +16,13 @@ const (
 	ScopeAgentContact
 )
 
+// scopeNames are the wire names of the scopes.
+var scopeNames = [...]string{ScopeContact: "contact", ScopeAgentContact: "agent_contact"}
+
 // String returns the wire name of the scope: "contact" or "agent_contact".
 func (s Scope) String() string {
-	switch s {
-	case ScopeContact:
-		return "contact"
-	case ScopeAgentContact:
-		return "agent_contact"
+	if int(s) < len(scopeNames) {
+		return scopeNames[s]
 	}
 	return fmt.Sprintf("scope(%d)", uint8(s))
 }
@@ -30,11 +30,10 @@ func (s Scope) String() string {
 // ParseScope parses a wire scope name ("contact" or "agent_contact"); ok is
 // false for anything else.
 func ParseScope(s string) (Scope, bool) {
-	switch s {
-	case "contact":
-		return ScopeContact, true
-	case "agent_contact":
-		return ScopeAgentContact, true
+	for sc, name := range scopeNames {
+		if name == s {
+			return Scope(sc), true
+		}
 	}
 	return 0, false
 }

@@ -55,6 +55,11 @@ func (b *Batch) setErr(err error, what string) {
 	}
 }
 
+// set writes b.val at b.key; what names the record in an error.
+func (b *Batch) set(what string) {
+	b.setErr(b.b.Set(b.key, b.val, nil), what)
+}
+
 // markWritten records that partition p has a history or verdict Put.
 func (b *Batch) markWritten(p int32) {
 	if n := len(b.written); n > 0 && b.written[n-1] == p {
@@ -179,7 +184,7 @@ func (b *Batch) PutHistory(p int32, bot, contact string, sends []quota.Send, exp
 		return
 	}
 	b.val = b.enc.encode(b.val[:0], sends, expireAt)
-	b.setErr(b.b.Set(b.key, b.val, nil), "history")
+	b.set("history")
 }
 
 // PutVerdict stores the verdict bytes v of attemptID in partition p, to be
@@ -189,7 +194,7 @@ func (b *Batch) PutVerdict(p int32, attemptID string, v []byte, expireAt int64) 
 	b.markWritten(p)
 	b.key = appendVerdictKey(b.key[:0], p, attemptID)
 	b.val = appendVerdictValue(b.val[:0], v, expireAt)
-	b.setErr(b.b.Set(b.key, b.val, nil), "verdict")
+	b.set("verdict")
 }
 
 // PutPosition stores partition p's position.
@@ -197,7 +202,7 @@ func (b *Batch) PutPosition(p int32, pos Position) {
 	b.check()
 	b.key = appendPositionKey(b.key[:0], p)
 	b.val = appendPositionValue(b.val[:0], pos)
-	b.setErr(b.b.Set(b.key, b.val, nil), "position")
+	b.set("position")
 }
 
 // PutSettings stores the settings record of bot.
@@ -205,7 +210,7 @@ func (b *Batch) PutSettings(bot string, bs BotSettings) {
 	b.check()
 	b.key = appendSettingsKey(b.key[:0], bot)
 	b.val = appendSettingsValue(b.val[:0], bs)
-	b.setErr(b.b.Set(b.key, b.val, nil), "settings")
+	b.set("settings")
 }
 
 // PutSettingsOffset stores the next offset to read of settings-topic
@@ -214,7 +219,7 @@ func (b *Batch) PutSettingsOffset(p int32, next int64) {
 	b.check()
 	b.key = appendSettingsOffsetKey(b.key[:0], p)
 	b.val = appendOffsetValue(b.val[:0], next)
-	b.setErr(b.b.Set(b.key, b.val, nil), "settings offset")
+	b.set("settings offset")
 }
 
 // Len returns the number of Pebble operations in the batch so far: every Put

@@ -149,24 +149,15 @@ func TestMain(m *testing.M) {
 
 // BenchmarkHistoryGet reads random histories of 3 sends out of 1,000,000
 // contacts, reusing dst.
-func BenchmarkHistoryGet(b *testing.B) {
-	s, names := loadHistories(b)
-	rng := rand.New(rand.NewPCG(1, 2))
-	var dst []quota.Send
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		j := rng.IntN(len(names))
-		var err error
-		dst, err = s.History(int32(j%8), botNames[j%100], names[j], dst)
-		if err != nil || len(dst) != 3 {
-			b.Fatalf("History = %v, %v", dst, err)
-		}
-	}
-}
+func BenchmarkHistoryGet(b *testing.B) { benchHistoryGet(b, 0, 3) }
 
 // BenchmarkHistoryGetMiss looks up contacts that have no history.
-func BenchmarkHistoryGetMiss(b *testing.B) {
+func BenchmarkHistoryGetMiss(b *testing.B) { benchHistoryGet(b, 1, 0) }
+
+// benchHistoryGet reads the histories of random loaded contacts under the
+// bot botShift places after the one that sent to them, each of which must
+// hold want sends.
+func benchHistoryGet(b *testing.B, botShift, want int) {
 	s, names := loadHistories(b)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var dst []quota.Send
@@ -175,8 +166,8 @@ func BenchmarkHistoryGetMiss(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		j := rng.IntN(len(names))
 		var err error
-		dst, err = s.History(int32(j%8), botNames[(j+1)%100], names[j], dst)
-		if err != nil || len(dst) != 0 {
+		dst, err = s.History(int32(j%8), botNames[(j+botShift)%100], names[j], dst)
+		if err != nil || len(dst) != want {
 			b.Fatalf("History = %v, %v", dst, err)
 		}
 	}

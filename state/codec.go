@@ -27,14 +27,14 @@ func (r *reader) fail(err error) {
 	}
 }
 
+// varint reads a zig-zag encoded signed varint, as binary.Varint does.
 func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
-		r.fail(errTruncated)
-		return 0
+	u := r.uvarint()
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
 	}
-	r.off += n
-	return v
+	return x
 }
 
 func (r *reader) uvarint() uint64 {

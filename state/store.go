@@ -255,6 +255,19 @@ type errCallback struct{ err error }
 
 func (e errCallback) Error() string { return e.err.Error() }
 
+// scanErr returns the error of a scan: a callback's as it was, any other
+// prefixed with the context that format and args make, nil for none.
+func scanErr(err error, format string, args ...any) error {
+	var cb errCallback
+	if errors.As(err, &cb) {
+		return cb.err
+	}
+	if err != nil {
+		return fmt.Errorf(format+": %w", append(args, err)...)
+	}
+	return nil
+}
+
 // EachSettings calls fn with every stored bot settings record, in key order.
 // bot is a fresh string. An error returned by fn stops the iteration and is
 // returned unchanged; other errors are I/O or corruption errors. fn may
@@ -274,14 +287,7 @@ func (s *Store) EachSettings(fn func(bot string, bs BotSettings) error) error {
 		}
 		return nil
 	})
-	var cb errCallback
-	if errors.As(err, &cb) {
-		return cb.err
-	}
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	return nil
+	return scanErr(err, "state")
 }
 
 // SettingsOffsets returns the next offset to read of every settings-topic
@@ -375,12 +381,5 @@ func (s *Store) EachVerdictID(p int32, fn func(id []byte) error) error {
 		}
 		return nil
 	})
-	var cb errCallback
-	if errors.As(err, &cb) {
-		return cb.err
-	}
-	if err != nil {
-		return fmt.Errorf("state: partition %d: verdict ids: %w", p, err)
-	}
-	return nil
+	return scanErr(err, "state: partition %d: verdict ids", p)
 }

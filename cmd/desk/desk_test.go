@@ -30,6 +30,7 @@ import (
 
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/kafkatest"
 )
 
 var screenshot = flag.String("screenshot", "", "TestBrowser writes a screenshot of the blocked state here (e.g. ../../docs/desk.png)")
@@ -186,24 +187,6 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// lockedBuf collects a process's output.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startProcessor builds the processor and runs it on its embedded broker, as
 // `make run` does; it returns the broker and HTTP addresses once /readyz is
 // 200.
@@ -216,7 +199,7 @@ func startProcessor(t *testing.T) (brokerAddr, httpURL string) {
 		t.Fatalf("building the processor: %v\n%s", err, out)
 	}
 	brokerAddr, httpAddr := freeAddr(t), freeAddr(t)
-	logs := &lockedBuf{}
+	logs := &kafkatest.LockedBuf{}
 	cmd := exec.Command(bin, "--data-dir", filepath.Join(dir, "data"), "--embedded-addr", brokerAddr,
 		"--http-addr", httpAddr, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -15,11 +15,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/httpjson"
 	"github.com/sendgate/sendgate/quota"
 )
 
 func (s *Server) config(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpjson.Write(w, http.StatusOK, map[string]any{
 		"bot_id":          s.cfg.Bot,
 		"processor_url":   s.cfg.ProcessorURL,
 		"brokers":         s.cfg.Brokers,
@@ -46,7 +47,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		body["verdicts"] = s.consumerErr
 	}
 	s.consumerMu.Unlock()
-	writeJSON(w, http.StatusOK, body)
+	httpjson.Write(w, http.StatusOK, body)
 }
 
 func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) {
@@ -70,7 +71,7 @@ type settingsRequest struct {
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	role, ok := roleByID(r.Header.Get("X-Desk-Role"))
 	if !ok || !role.CanEditSettings {
-		writeError(w, http.StatusForbidden, `changing the bot's settings needs the "edit bot general settings" permission; switch the role to Admin`)
+		httpjson.Error(w, http.StatusForbidden, `changing the bot's settings needs the "edit bot general settings" permission; switch the role to Admin`)
 		return
 	}
 	var req settingsRequest
@@ -82,7 +83,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	case req.Scope == "":
 		st.Scope = quota.ScopeContact
 	case !ok:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf(`scope: must be "contact" or "agent_contact", got %q`, req.Scope))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf(`scope: must be "contact" or "agent_contact", got %q`, req.Scope))
 		return
 	default:
 		st.Scope = sc
@@ -91,7 +92,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 		st.WindowMs = quota.DefaultWindowSeconds * 1000
 	}
 	if err := st.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpjson.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
 
@@ -99,11 +100,11 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	defer s.settingsMu.Unlock()
 	cur, err := s.currentSettings(r.Context())
 	if err != nil {
-		writeError(w, http.StatusBadGateway, "reading the current settings version: "+err.Error()+" (is the processor running?)")
+		httpjson.Error(w, http.StatusBadGateway, "reading the current settings version: "+err.Error()+" (is the processor running?)")
 		return
 	}
 	if req.BaseVersion != nil && *req.BaseVersion != cur.Version {
-		writeJSON(w, http.StatusConflict, map[string]any{
+		httpjson.Write(w, http.StatusConflict, map[string]any{
 			"error":   fmt.Sprintf("the settings changed since this page loaded them (version %d, now %d); reload them and save again", *req.BaseVersion, cur.Version),
 			"version": cur.Version,
 		})
@@ -115,7 +116,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	rec := &kgo.Record{Topic: s.cfg.SettingsTopic, Key: []byte(s.cfg.Bot), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())}
 	if err := s.kafka.ProduceSync(pctx, rec).FirstErr(); err != nil {
-		writeError(w, http.StatusBadGateway, fmt.Sprintf("publishing the settings to %s: %v (is the broker at %s up?)", s.cfg.SettingsTopic, err, strings.Join(s.cfg.Brokers, ",")))
+		httpjson.Error(w, http.StatusBadGateway, fmt.Sprintf("publishing the settings to %s: %v (is the broker at %s up?)", s.cfg.SettingsTopic, err, strings.Join(s.cfg.Brokers, ",")))
 		return
 	}
 	s.cfg.Logf("published settings version %d for %s by %s", st.Version, s.cfg.Bot, role.User)
@@ -137,7 +138,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 		resp["settings"] = now
 	}
 	s.hub.broadcast(sseEvent{name: "settings", data: mustJSON(map[string]any{"version": st.Version, "changed_by": role.User})})
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 // quota proxies the processor's quota query for one of the bot's contacts.
@@ -145,7 +146,7 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	contact, agent := q.Get("contact_id"), q.Get("agent_id")
 	if contact == "" || len(contact) > events.MaxIDBytes || len(agent) > events.MaxIDBytes {
-		writeError(w, http.StatusBadRequest, "contact_id: required, at most 256 bytes (agent_id too)")
+		httpjson.Error(w, http.StatusBadRequest, "contact_id: required, at most 256 bytes (agent_id too)")
 		return
 	}
 	path := "/v1/bots/" + url.PathEscape(s.cfg.Bot) + "/contacts/" + url.PathEscape(contact) + "/quota"
@@ -169,11 +170,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !known(agents, req.AgentID) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("agent_id: unknown agent %q", req.AgentID))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("agent_id: unknown agent %q", req.AgentID))
 		return
 	}
 	if !known(contacts, req.ContactID) {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("contact_id: unknown contact %q", req.ContactID))
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("contact_id: unknown contact %q", req.ContactID))
 		return
 	}
 	id := "att-desk-" + randomHex()
@@ -184,7 +185,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	rec := &kgo.Record{Topic: s.cfg.AttemptsTopic, Key: []byte(s.cfg.Bot + "/" + req.ContactID),
 		Value: events.AppendAttempt(nil, id, s.cfg.Bot, req.ContactID, req.AgentID, time.Now().UnixMilli())}
 	if err := s.kafka.ProduceSync(pctx, rec).FirstErr(); err != nil {
-		writeError(w, http.StatusBadGateway, fmt.Sprintf("publishing the attempt to %s: %v (is the broker at %s up, and has the processor created its topics?)",
+		httpjson.Error(w, http.StatusBadGateway, fmt.Sprintf("publishing the attempt to %s: %v (is the broker at %s up, and has the processor created its topics?)",
 			s.cfg.AttemptsTopic, err, strings.Join(s.cfg.Brokers, ",")))
 		return
 	}
@@ -192,9 +193,9 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	defer t.Stop()
 	select {
 	case v := <-verdict:
-		writeJSON(w, http.StatusOK, toJSON(v))
+		httpjson.Write(w, http.StatusOK, toJSON(v))
 	case <-t.C:
-		writeJSON(w, http.StatusGatewayTimeout, map[string]string{"attempt_id": id,
+		httpjson.Write(w, http.StatusGatewayTimeout, map[string]string{"attempt_id": id,
 			"error": fmt.Sprintf("no verdict for attempt %s within %s: is the processor running and consuming %s?", id, s.cfg.VerdictTimeout, s.cfg.AttemptsTopic)})
 	case <-r.Context().Done():
 	}
@@ -243,13 +244,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // cannot post here without a CORS preflight, which this server never grants.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type: must be application/json")
+		httpjson.Error(w, http.StatusUnsupportedMediaType, "Content-Type: must be application/json")
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "body: "+err.Error())
+		httpjson.Error(w, http.StatusBadRequest, "body: "+err.Error())
 		return false
 	}
 	return true
@@ -267,14 +268,4 @@ func mustJSON(v any) []byte {
 		panic(err) // only plain structs and maps are marshalled
 	}
 	return b
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/sendgate/sendgate/internal/httpjson"
 )
 
 // processorGet GETs path from the processor's API.
@@ -36,11 +38,11 @@ func (s *Server) processorGet(ctx context.Context, path string) (int, []byte, er
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, path string) {
 	code, b, err := s.processorGet(r.Context(), path)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, err.Error()+" (is the processor running?)")
+		httpjson.Error(w, http.StatusBadGateway, err.Error()+" (is the processor running?)")
 		return
 	}
 	if !json.Valid(b) {
-		writeError(w, http.StatusBadGateway, fmt.Sprintf("processor at %s answered %d with no JSON", s.cfg.ProcessorURL, code))
+		httpjson.Error(w, http.StatusBadGateway, fmt.Sprintf("processor at %s answered %d with no JSON", s.cfg.ProcessorURL, code))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

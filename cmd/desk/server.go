@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sendgate/sendgate/internal/httpjson"
 )
 
 //go:embed static
@@ -140,9 +142,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/quota", s.quota)
 	mux.HandleFunc("POST /api/send", s.send)
 	mux.HandleFunc("GET /api/events", s.events)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", httpjson.NotFound)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "no-cache")

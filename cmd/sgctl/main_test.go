@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/kafkatest"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -79,78 +78,37 @@ func TestRequiredFlags(t *testing.T) {
 
 func noEnv(string) string { return "" }
 
-// lockedBuf is a stdout that a test reads while run writes it.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // fakeProcessor answers every attempt with an allowed verdict until ctx is
 // done, and hands each settings and failed event it reads to seen.
 func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- events.Inbound, settings chan<- events.SettingsChanged) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(contract.AttemptsTopic, contract.SettingsTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.FetchMaxWait(50*time.Millisecond))
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer cl.Close()
-	for ctx.Err() == nil {
-		var out []*kgo.Record
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if r.Topic == contract.SettingsTopic {
-				ev, err := events.DecodeSettings(r.Value)
-				if err != nil || string(r.Key) != ev.BotID {
-					t.Errorf("settings record %q=%s: %v", r.Key, r.Value, err)
-				}
-				settings <- ev
-				return
+	kafkatest.Answer(ctx, t, addr, []string{contract.AttemptsTopic, contract.SettingsTopic}, func(r *kgo.Record) *kgo.Record {
+		if r.Topic == contract.SettingsTopic {
+			ev, err := events.DecodeSettings(r.Value)
+			if err != nil || string(r.Key) != ev.BotID {
+				t.Errorf("settings record %q=%s: %v", r.Key, r.Value, err)
 			}
-			in, err := events.DecodeInbound(r.Value)
-			if err != nil || string(r.Key) != in.BotID+"/"+in.ContactID {
-				t.Errorf("attempts record %q=%s: %v", r.Key, r.Value, err)
-				return
-			}
-			seen <- in
-			if in.Failed {
-				return
-			}
-			v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1}, quota.Disabled(), r.Timestamp.UnixMilli())
-			out = append(out, &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, &v)})
-		})
-		if len(out) > 0 {
-			if err := cl.ProduceSync(ctx, out...).FirstErr(); err != nil && ctx.Err() == nil {
-				t.Error(err)
-			}
+			settings <- ev
+			return nil
 		}
-	}
+		in, err := events.DecodeInbound(r.Value)
+		if err != nil || string(r.Key) != in.BotID+"/"+in.ContactID {
+			t.Errorf("attempts record %q=%s: %v", r.Key, r.Value, err)
+			return nil
+		}
+		seen <- in
+		if in.Failed {
+			return nil
+		}
+		v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1}, quota.Disabled(), r.Timestamp.UnixMilli())
+		return &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, &v)}
+	})
 }
 
 // Each command against an in-process broker, answered by a fake processor:
 // settings and failed publish what they say, attempt prints its verdict,
 // watch prints the verdicts from the start of the topic.
 func TestRoundTrip(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1),
-		kfake.SeedTopics(4, contract.AttemptsTopic, contract.VerdictsTopic),
-		kfake.SeedTopics(1, contract.SettingsTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addr := c.ListenAddrs()[0]
+	addr := kafkatest.NewBroker(t, 4)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	seen := make(chan events.Inbound, 10)
@@ -199,7 +157,7 @@ func TestRoundTrip(t *testing.T) {
 	// watch prints the verdict from the start of the topic, and stops with
 	// its context.
 	wctx, wcancel := context.WithCancel(ctx)
-	var stdout lockedBuf
+	var stdout kafkatest.LockedBuf
 	var stderr strings.Builder
 	werr := make(chan error, 1)
 	go func() { werr <- run(wctx, []string{"watch", "--brokers", addr}, noEnv, &stdout, &stderr) }()
