@@ -50,18 +50,24 @@ type fetchResult struct {
 // fetch returns nothing below it: offsets compaction removed (compacted
 // topics only; on the attempts topic an empty answer never skips anything).
 func (b *kafkaClient) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
+	return b.fetchBytes(ctx, topic, partition, offset, maxRecs, b.cfg.FetchMaxBytes, recs, compacted)
+}
+
+// fetchBytes is fetch with another bound than FetchMaxBytes on the bytes
+// fetched.
+func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition int, offset int64, maxRecs, maxBytes int, recs []record, compacted bool) (fetchResult, error) {
 	res := fetchResult{records: recs[:0], next: offset}
 	resp, err := b.client.Transport.RoundTrip(ctx, b.client.Addr, &fetchAPI.Request{
 		ReplicaID:      -1,
 		MaxWaitTime:    int32(b.cfg.FetchMaxWait.Milliseconds()),
 		MinBytes:       1,
-		MaxBytes:       int32(b.cfg.FetchMaxBytes),
+		MaxBytes:       int32(maxBytes),
 		IsolationLevel: int8(kafka.ReadCommitted),
 		SessionID:      -1,
 		SessionEpoch:   -1,
 		Topics: []fetchAPI.RequestTopic{{Topic: topic, Partitions: []fetchAPI.RequestPartition{{
 			Partition: int32(partition), CurrentLeaderEpoch: -1, FetchOffset: offset, LogStartOffset: -1,
-			PartitionMaxBytes: int32(b.cfg.FetchMaxBytes),
+			PartitionMaxBytes: int32(maxBytes),
 		}}}},
 	})
 	if err != nil {

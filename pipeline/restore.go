@@ -9,6 +9,15 @@ import (
 	"github.com/sendgate/sendgate/state"
 )
 
+// A restore fetches the changelog in larger pieces than a batch of
+// attempts: the fewer round trips, the sooner a taken-over partition is
+// ready (every owned partition restores at once: 8 of them hold 8 × 4 MiB
+// of fetched records at most).
+const (
+	restoreFetchRecords = 1 << 16
+	restoreFetchBytes   = 4 << 20
+)
+
 // restore applies the partition's changelog from offset from up to stop on
 // top of the local state, then stores the position found in it (the last
 // position record) with ChangelogEnd = stop, in the same local commit as
@@ -26,7 +35,7 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 	b := r.store.NewBatch()
 	defer func() { b.Close() }()
 	for off < stop {
-		res, err := r.kafka.fetch(ctx, topic, int(p.id), off, r.cfg.MaxBatch, recs, true)
+		res, err := r.kafka.fetchBytes(ctx, topic, int(p.id), off, restoreFetchRecords, restoreFetchBytes, recs, true)
 		recs = res.records
 		if err != nil {
 			return state.Position{}, false, n, fmt.Errorf("changelog %s partition %d offset %d: %w", topic, p.id, off, err)
@@ -62,7 +71,7 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 			n++
 		}
 		off = res.next
-		if b.Len() >= 4*r.cfg.MaxBatch {
+		if b.Len() >= restoreFetchRecords {
 			if err := b.CommitNoSync(); err != nil {
 				return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
 			}

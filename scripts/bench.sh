@@ -178,10 +178,19 @@ if [ "$MEMORY_CONTACTS" -gt 0 ]; then
 	start_processor "$TMP/memory" "${EXTRA[@]}"
 	t1=$(date +%s%N)
 	RESTART=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }')
+	stop_processor
+	# The same partitions restored from the changelog by an instance with an
+	# empty data dir (a takeover by a new machine).
+	mkdir -p "$TMP/restore"
+	t0=$(date +%s%N)
+	start_processor "$TMP/restore" "${EXTRA[@]}"
+	t1=$(date +%s%N)
+	RESTORE=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }')
+	RESTORED=$(grep -o '"records":[0-9]*' "$TMP/restore/processor.log" | awk -F: '{ r += $2 } END { print r + 0 }')
 	stop_proc
 	unset GOMEMLIMIT
 	[ "$rc" = 0 ] || FAILED=1
-	MEM_ROW=$(jq -r --arg hwm "$MEM_HWM" --arg rs "$RESTART" '"memory: \(.verdicts) verdicts over \(.verdicts) contacts at \(.decisions_per_sec|floor) decisions/s; processor VmHWM \($hwm); restart to /readyz 200: \($rs)"' "$TMP/memory.json" 2>/dev/null || echo "memory: loadgen failed (exit $rc)")
+	MEM_ROW=$(jq -r --arg hwm "$MEM_HWM" --arg rs "$RESTART" --arg rt "$RESTORE" --arg rn "$RESTORED" '"memory: \(.verdicts) verdicts over \(.verdicts) contacts at \(.decisions_per_sec|floor) decisions/s; processor VmHWM \($hwm); restart to /readyz 200: \($rs); restore from the changelog into an empty data dir (\($rn) records) to /readyz 200: \($rt)"' "$TMP/memory.json" 2>/dev/null || echo "memory: loadgen failed (exit $rc)")
 fi
 
 {
