@@ -31,6 +31,7 @@ type fakeBackend struct {
 	quotaSettings *quota.Settings
 	err           error
 	block         chan struct{} // when set, Quota waits for it to close
+	entered       chan struct{} // when set, Quota sends on it before it waits
 	owner         string        // what Owner returns
 
 	mu      sync.Mutex
@@ -54,6 +55,9 @@ func (f *fakeBackend) Settings(bot string) quota.Settings {
 }
 
 func (f *fakeBackend) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
 	if f.block != nil {
 		<-f.block
 	}
@@ -333,22 +337,17 @@ func TestToken(t *testing.T) {
 
 // TestInFlight: a query beyond MaxInFlight gets 429; probes are not bounded.
 func TestInFlight(t *testing.T) {
-	b := &fakeBackend{ready: true, block: make(chan struct{})}
+	b := &fakeBackend{ready: true, block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	h := newTestServer(t, Config{MaxInFlight: 1}, b).Handler()
 	done := make(chan *httptest.ResponseRecorder)
 	go func() { done <- get(h, "/v1/bots/b/contacts/c/quota", "") }()
-	// Wait until the first query holds the only slot.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		w := get(h, "/v1/bots/b/settings", "")
-		if w.Code == 429 {
-			checkJSON(t, w, 429, `{"error":"too many requests in flight; retry shortly"}`)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no 429 while a query is in flight: %d %s", w.Code, w.Body)
-		}
-		time.Sleep(time.Millisecond)
+	// The first query holds the only slot once it reached the backend.
+	select {
+	case <-b.entered:
+	case w := <-done:
+		t.Fatalf("the first query returned %d %s", w.Code, w.Body)
 	}
+	checkJSON(t, get(h, "/v1/bots/b/settings", ""), 429, `{"error":"too many requests in flight; retry shortly"}`)
 	checkJSON(t, get(h, "/readyz", ""), 200, `{"status":"ready"}`)
 	close(b.block)
 	if w := <-done; w.Code != 200 {
