@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"syscall"
@@ -60,29 +61,21 @@ func TestRollingRestart(t *testing.T) {
 			if err != nil {
 				continue // the instance is stopping
 			}
-			var b strings.Builder
-			buf := make([]byte, 4096)
-			for {
-				n, err := resp.Body.Read(buf)
-				b.Write(buf[:n])
-				if err != nil {
-					break
-				}
-			}
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			switch want := fmt.Sprintf(`"used":%d`, min(c%5, 3)); resp.StatusCode {
 			case 200:
 				answers++
-				if !strings.Contains(b.String(), want) {
-					t.Errorf("q%02d from %s: %s, want %s", c, p.http, b.String(), want)
+				if !strings.Contains(string(body), want) {
+					t.Errorf("q%02d from %s: %s, want %s", c, p.http, string(body), want)
 				}
 			case 503:
 				unavailable++
 				if resp.Header.Get("Retry-After") == "" {
-					t.Errorf("q%02d from %s: 503 without Retry-After: %s", c, p.http, b.String())
+					t.Errorf("q%02d from %s: 503 without Retry-After: %s", c, p.http, string(body))
 				}
 			default:
-				t.Errorf("q%02d from %s: %d %s", c, p.http, resp.StatusCode, b.String())
+				t.Errorf("q%02d from %s: %d %s", c, p.http, resp.StatusCode, string(body))
 			}
 		}
 	}

@@ -33,9 +33,7 @@ func benchDecideCommit(b *testing.B, parts int) {
 	}
 	defer st.Close()
 	s := quota.Settings{Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000}
-	deps := deciderDeps{store: st, settings: func(string) quota.Settings { return s },
-		partitions: func(string) []int { return nil }, metrics: newMetrics(prometheus.NewRegistry()), log: zerolog.Nop(),
-		cfg: deciderConfig{attemptsTopic: "attempts", verdictsTopic: "verdicts", dlqTopic: "dlq", retentionMs: (24 * time.Hour).Milliseconds()}}
+	deps := testDeciderDeps(st, s, 24*time.Hour)
 	const batch, contacts = 4096, 20_000
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
 	per := b.N / parts
@@ -88,4 +86,13 @@ func benchDecideCommit(b *testing.B, parts int) {
 	}
 	wg.Wait()
 	b.ReportMetric(float64(per*parts)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+// testDeciderDeps are a decider's dependencies without a Runner: store st,
+// settings s for every bot, no partitions known (nothing is forwarded),
+// topics "attempts", "verdicts" and "dlq".
+func testDeciderDeps(st *state.Store, s quota.Settings, retention time.Duration) deciderDeps {
+	return deciderDeps{store: st, settings: func(string) quota.Settings { return s },
+		partitions: func(string) []int { return nil }, metrics: newMetrics(prometheus.NewRegistry()), log: zerolog.Nop(),
+		cfg: deciderConfig{attemptsTopic: "attempts", verdictsTopic: "verdicts", dlqTopic: "dlq", retentionMs: retention.Milliseconds()}}
 }

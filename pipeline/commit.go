@@ -134,10 +134,15 @@ func (r *Runner) route(parts []txnPart, msgs []kafka.Message) []txnPart {
 	first := len(parts)
 	at := make([]int, len(msgs)) // the part of each message
 	counts := make([]int, 0, 4)
+	var topic string
+	var ps []int
 	for i := range msgs {
 		m := &msgs[i]
+		if m.Topic != topic || ps == nil { // one lookup per run of a topic
+			topic, ps = m.Topic, r.partitionsOf(m.Topic)
+		}
 		tp := topicPartition{topic: m.Topic}
-		if ps := r.partitionsOf(m.Topic); len(ps) > 0 { // always, after setup
+		if len(ps) > 0 { // always, after setup
 			tp.partition = int32(bal.Balance(*m, ps...))
 		}
 		j := first

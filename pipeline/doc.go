@@ -14,9 +14,11 @@
 //     on settings (read-your-settings), decide (decide.go);
 //  2. in one transaction: the batch's changelog records (its state
 //     operations, one record per key, then its position) to the partition's
-//     changelog partition, its verdicts and dead letters, and the group
-//     offset of the attempts partition (TxnOffsetCommit, with the member id
-//     and generation);
+//     changelog partition, its verdicts and dead letters, the copies of
+//     records that sat on another partition than their key's (forward.go:
+//     they are decided on their key's partition), and the group offset of
+//     the attempts partition (TxnOffsetCommit, with the member id and
+//     generation);
 //  3. EndTxn(commit);
 //  4. the local Pebble commit: the same state operations and the position,
 //     with the changelog offset the state now reflects.
@@ -48,6 +50,13 @@
 // The worker carries the plan out; its lifecycle is one partState
 // (starting, restoring, rebuilding, running, stopped). Only a running
 // partition is ready and answers quota queries.
+//
+// # Queries
+//
+// Any instance answers a quota query: one that does not own the contact's
+// partition finds the owner in the group's member metadata, where each
+// member advertises its HTTP address (owners.go), and the api package
+// forwards the query there.
 //
 // Decision time comes from the record timestamp and the partition's
 // persisted high-water mark, never from the clock of the moment (beyond the

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/datadriven"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/rs/zerolog"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
@@ -120,10 +118,7 @@ func decideAll(t *testing.T, recs []record, show map[int64]bool, s quota.Setting
 		t.Fatal(err)
 	}
 	defer st.Close()
-	d := newDecider(deciderDeps{store: st, settings: func(string) quota.Settings { return s },
-		partitions: func(string) []int { return nil }, metrics: newMetrics(prometheus.NewRegistry()), log: zerolog.Nop(),
-		cfg: deciderConfig{attemptsTopic: "attempts", verdictsTopic: "verdicts", dlqTopic: "dlq", retentionMs: retention.Milliseconds()}},
-		0, 1<<16)
+	d := newDecider(testDeciderDeps(st, s, retention), 0, 1<<16)
 	var pos state.Position
 	var b, raw strings.Builder
 	now := idemT0 + (400 * 24 * time.Hour).Milliseconds() // no future clamp
