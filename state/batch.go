@@ -241,10 +241,10 @@ func (b *Batch) Bytes() int {
 // (Close is then a no-op). On error nothing of the batch was written.
 func (b *Batch) Commit() error { return b.commit(b.s.wo) }
 
-// CommitNoSync is Commit without waiting for fsync: the batch survives the
-// process being killed (it is in the OS page cache) and is durable once a
-// later synced commit (or the WAL's own flush) follows; a power loss may
-// lose a tail of such batches, never a part of one. Use it for writes that
+// CommitNoSync is Commit without waiting for the write-ahead log: Pebble
+// writes it out in the background, so a process killed (or a machine losing
+// power) right after may lose a tail of such batches, never a part of one;
+// it is durable once a later synced commit follows. Use it for writes that
 // exist elsewhere too (a batch whose changelog records Kafka committed).
 func (b *Batch) CommitNoSync() error { return b.commit(pebble.NoSync) }
 

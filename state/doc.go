@@ -15,9 +15,9 @@
 // transaction that carried the same operations to the changelog committed,
 // and without waiting for fsync (CommitNoSync). Position.ChangelogEnd says
 // how much of the changelog the partition's state reflects; after a crash
-// (or a lost tail of the write-ahead log on a power loss, which Pebble
-// recovers to a consistent prefix of batches) the pipeline catches up from
-// there. Batch.Each hands out a batch's operations for the changelog and
+// or a power loss (either can lose a tail of the unsynced write-ahead log;
+// Pebble recovers a consistent prefix of batches) the pipeline catches up
+// from there. Batch.Each hands out a batch's operations for the changelog and
 // Batch.Restore applies them back.
 //
 // # Layout
