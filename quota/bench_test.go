@@ -33,11 +33,11 @@ func TestNoAllocs(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"Decide/contact", func() { quota.Decide(history3, settings(3, quota.ScopeContact), "ana", now) }},
-		{"Decide/agent_contact", func() { quota.Decide(history3, settings(3, quota.ScopeAgentContact), "ana", now) }},
-		{"Decide/last-allowed", func() { quota.Decide(history3, settings(4, quota.ScopeContact), "ana", now) }},
-		{"Decide/disabled", func() { quota.Decide(history3, quota.Disabled(), "ana", now) }},
-		{"Usage", func() { quota.Usage(history3, settings(2, quota.ScopeAgentContact), "ana", now) }},
+		{"Decide/contact", func() { quota.Decide(history3, settings(3, quota.ScopeContact), "ana", "", now) }},
+		{"Decide/agent_contact", func() { quota.Decide(history3, settings(3, quota.ScopeAgentContact), "ana", "", now) }},
+		{"Decide/last-allowed", func() { quota.Decide(history3, settings(4, quota.ScopeContact), "ana", "", now) }},
+		{"Decide/disabled", func() { quota.Decide(history3, quota.Disabled(), "ana", "", now) }},
+		{"Usage", func() { quota.Usage(history3, settings(2, quota.ScopeAgentContact), "ana", "", now) }},
 		{"Record+Release+Expire", func() {
 			h := make([]quota.Send, 3, 8)
 			copy(h, history3)
@@ -72,7 +72,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/sends=%d/limit=%d", scope, bc.sends, bc.limit), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					sink = quota.Decide(h, s, "ana", now)
+					sink = quota.Decide(h, s, "ana", "", now)
 				}
 			})
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	_ "time/tzdata" // the zones of the calendar rules, on any machine
+
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/sendgate/sendgate/quota"
@@ -16,17 +18,24 @@ import (
 // history under one bot's settings; the commands are:
 //
 //	settings [enabled=B] [max=N] [window=DURATION] [scope=contact|agent_contact]
-//	    change the fields given (starting from quota.Disabled()); prints them
-//	send at=TIME agent=A id=ID        record a send (quota.Record)
-//	send                              one send per input line: TIME AGENT ID
+//	         [exempt=C1,C2|none] [rules=none]
+//	    change the fields given (starting from quota.Disabled()); prints them.
+//	    Each input line is a rule, replacing the rules in force:
+//	    NAME max=N (window=DURATION | calendar=day|week|month [zone=IANA])
+//	         [scope=S] [mode=shadow] [categories=C1,C2]
+//	send at=TIME agent=A id=ID [category=C]
+//	                                  record a send (quota.Record)
+//	send                              one send per input line: TIME AGENT ID [CATEGORY]
 //	send-many n=N from=TIME every=DURATION agent=A id=PREFIX
 //	    record N sends PREFIX1..PREFIXN, the first at from
 //	fail id=ID                        quota.Release
-//	decide at=TIME agent=A [id=ID]    quota.Decide; records the send when
-//	                                  allowed, like the pipeline (id defaults
-//	                                  to d1, d2, ...)
-//	usage at=TIME agent=A             quota.Usage
-//	expire at=TIME                    quota.Expire with the current window
+//	decide at=TIME agent=A [id=ID] [category=C]
+//	                                  quota.Decide; records the send when
+//	                                  allowed and not exempt, like the
+//	                                  pipeline (id defaults to d1, d2, ...)
+//	usage at=TIME agent=A [category=C]
+//	                                  quota.Usage
+//	expire at=TIME                    quota.Expire with the settings' horizon
 //	history [agent=A]                 the sends kept (of agent A), oldest
 //	                                  first; only the 3 oldest and newest of
 //	                                  more than 10
@@ -36,7 +45,11 @@ import (
 //
 // A decision prints as its wire fields: "blocked limit_reached limit=3 used=3
 // remaining=0 retry_at=... retry_after=86220s"; limit and remaining are left
-// out while the limit is disabled, retry_at and retry_after when unset.
+// out while the limit is disabled, retry_at and retry_after when unset. A
+// decision of a bot with rules also names its binding rule (and its calendar
+// and zone when it is a calendar rule) and prints one indented line per
+// applicable rule: "NAME [shadow] limit= used= remaining= [retry_at=]
+// [would_block]". Times are UTC.
 // Run with -rewrite to regenerate the expectations after an intended change,
 // then check the diff by eye.
 func TestDataDriven(t *testing.T) {
@@ -80,19 +93,23 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			h.sends = quota.Record(h.sends, quota.Send{At: at, Agent: arg(td, "agent"), Attempt: arg(td, "id")})
+			h.sends = quota.Record(h.sends, quota.Send{At: at, Agent: arg(td, "agent"), Attempt: arg(td, "id"), Category: arg(td, "category")})
 			return "", nil
 		}
 		for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
 			f := strings.Fields(line)
-			if len(f) != 3 {
-				return "", fmt.Errorf("want TIME AGENT ID, got %q", line)
+			if len(f) != 3 && len(f) != 4 {
+				return "", fmt.Errorf("want TIME AGENT ID [CATEGORY], got %q", line)
 			}
 			at, err := parseTime(f[0])
 			if err != nil {
 				return "", err
 			}
-			h.sends = quota.Record(h.sends, quota.Send{At: at, Agent: f[1], Attempt: f[2]})
+			x := quota.Send{At: at, Agent: f[1], Attempt: f[2]}
+			if len(f) == 4 {
+				x.Category = f[3]
+			}
+			h.sends = quota.Record(h.sends, x)
 		}
 		return "", nil
 
@@ -132,15 +149,15 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		agent := arg(td, "agent")
-		d := quota.Decide(h.sends, h.s, agent, at)
-		if d.Outcome == quota.Allowed {
+		agent, category := arg(td, "agent"), arg(td, "category")
+		d := quota.Decide(h.sends, h.s, agent, category, at)
+		if d.Outcome == quota.Allowed && d.Reason != quota.Exempt {
 			id := arg(td, "id")
 			if id == "" {
 				h.nextID++
 				id = fmt.Sprintf("d%d", h.nextID)
 			}
-			h.sends = quota.Record(h.sends, quota.Send{At: at, Agent: agent, Attempt: id})
+			h.sends = quota.Record(h.sends, quota.Send{At: at, Agent: agent, Attempt: id, Category: category})
 		}
 		return formatDecision(d, at), nil
 
@@ -149,7 +166,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return formatDecision(quota.Usage(h.sends, h.s, arg(td, "agent"), at), at), nil
+		return formatDecision(quota.Usage(h.sends, h.s, arg(td, "agent"), arg(td, "category"), at), at), nil
 
 	case "expire":
 		at, err := timeArg(td, "at")
@@ -157,7 +174,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) (string, error) {
 			return "", err
 		}
 		before := len(h.sends)
-		h.sends = quota.Expire(h.sends, h.s.WindowMs, at)
+		h.sends = quota.Expire(h.sends, h.s.HorizonMs(), at)
 		return fmt.Sprintf("dropped %d, kept %d\n", before-len(h.sends), len(h.sends)), nil
 
 	case "history":
@@ -173,7 +190,7 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) (string, error) {
 		return formatHistory(sends), nil
 
 	case "expires-at":
-		e := quota.ExpiresAt(h.sends, h.s.WindowMs)
+		e := quota.ExpiresAt(h.sends, h.s.HorizonMs())
 		if e == 0 {
 			return "none\n", nil
 		}
@@ -202,6 +219,10 @@ func (h *harness) settings(td *datadriven.TestData) (string, error) {
 			if s.Scope, ok = quota.ParseScope(v); !ok {
 				err = fmt.Errorf("unknown scope %q", v)
 			}
+		case "exempt":
+			s.Exempt = list(v)
+		case "rules":
+			s.Rules = nil
 		default:
 			err = fmt.Errorf("unknown setting %q", a.Key)
 		}
@@ -209,11 +230,91 @@ func (h *harness) settings(td *datadriven.TestData) (string, error) {
 			return "", err
 		}
 	}
+	if in := strings.TrimSpace(td.Input); in != "" {
+		s.Rules = nil
+		for _, line := range strings.Split(in, "\n") {
+			r, err := parseRule(line)
+			if err != nil {
+				return "", err
+			}
+			s.Rules = append(s.Rules, r)
+		}
+	}
 	if err := s.Validate(); err != nil {
 		return "", err
 	}
 	h.s = s
-	return fmt.Sprintf("enabled=%t max=%d window=%ds scope=%s\n", s.Enabled, s.Max, s.WindowSeconds(), s.Scope), nil
+	var b strings.Builder
+	fmt.Fprintf(&b, "enabled=%t max=%d window=%ds scope=%s", s.Enabled, s.Max, s.WindowSeconds(), s.Scope)
+	if len(s.Exempt) > 0 {
+		fmt.Fprintf(&b, " exempt=%s", strings.Join(s.Exempt, ","))
+	}
+	b.WriteString("\n")
+	for _, r := range s.Rules {
+		fmt.Fprintf(&b, "  %s max=%d", r.Name, r.Max)
+		if r.Calendar == quota.Rolling {
+			fmt.Fprintf(&b, " window=%ds", r.WindowMs/1000)
+		} else {
+			fmt.Fprintf(&b, " calendar=%s zone=%s", r.Calendar, r.ZoneName())
+		}
+		fmt.Fprintf(&b, " scope=%s", r.Scope)
+		if r.Shadow {
+			b.WriteString(" mode=shadow")
+		}
+		if r.Categories != nil {
+			fmt.Fprintf(&b, " categories=%s", strings.Join(r.Categories, ","))
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+// list parses "a,b" into its items; "none" is the empty list.
+func list(v string) []string {
+	if v == "none" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// parseRule parses a rule line: NAME k=v...
+func parseRule(line string) (quota.Rule, error) {
+	f := strings.Fields(line)
+	r := quota.Rule{Name: f[0]}
+	for _, kv := range f[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		var err error
+		switch k {
+		case "max":
+			r.Max, err = strconv.Atoi(v)
+		case "window":
+			var d time.Duration
+			d, err = time.ParseDuration(v)
+			r.WindowMs = d.Milliseconds()
+		case "calendar":
+			var ok bool
+			if r.Calendar, ok = quota.ParseCalendar(v); !ok {
+				err = fmt.Errorf("unknown calendar %q", v)
+			}
+		case "zone":
+			r.Zone, err = time.LoadLocation(v)
+		case "scope":
+			var ok bool
+			if r.Scope, ok = quota.ParseScope(v); !ok {
+				err = fmt.Errorf("unknown scope %q", v)
+			}
+		case "mode":
+			r.Shadow = v == "shadow"
+		case "categories":
+			r.Categories = list(v)
+		default:
+			err = fmt.Errorf("unknown rule field %q", k)
+		}
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
 }
 
 // arg returns the single value of the argument key, or "" when absent.
@@ -246,17 +347,37 @@ func formatTime(ms int64) string {
 func formatDecision(d quota.Decision, at int64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", d.Outcome, d.Reason)
-	if d.Enabled {
+	if d.Rule != "" {
+		fmt.Fprintf(&b, " rule=%s", d.Rule)
+		if d.Calendar != quota.Rolling {
+			fmt.Fprintf(&b, " calendar=%s zone=%s", d.Calendar, d.Zone)
+		}
+	}
+	if d.Enabled && d.Reason != quota.Exempt {
 		fmt.Fprintf(&b, " limit=%d", d.Limit)
 	}
 	fmt.Fprintf(&b, " used=%d", d.Used)
-	if d.Enabled {
+	if d.Enabled && d.Reason != quota.Exempt {
 		fmt.Fprintf(&b, " remaining=%d", d.Remaining)
 	}
 	if d.RetryAt != 0 {
 		fmt.Fprintf(&b, " retry_at=%s retry_after=%ds", formatTime(d.RetryAt), d.RetryAfterSeconds)
 	}
 	b.WriteString("\n")
+	for _, u := range d.Rules {
+		fmt.Fprintf(&b, "  %s", u.Name)
+		if u.Shadow {
+			b.WriteString(" shadow")
+		}
+		fmt.Fprintf(&b, " limit=%d used=%d remaining=%d", u.Limit, u.Used, u.Remaining)
+		if u.RetryAt != 0 {
+			fmt.Fprintf(&b, " retry_at=%s", formatTime(u.RetryAt))
+		}
+		if u.WouldBlock {
+			b.WriteString(" would_block")
+		}
+		b.WriteString("\n")
+	}
 	if err := checkDecision(d, at); err != nil {
 		fmt.Fprintf(&b, "INVARIANT BROKEN: %v\n", err)
 	}

@@ -30,14 +30,22 @@ package quota
 // under ScopeContact and O(live sends) under ScopeAgentContact. Settings
 // should satisfy Validate; an enabled Max outside MinMax..MaxMax is clamped
 // into it.
-func Decide(sends []Send, s Settings, agent string, now int64) Decision {
+//
+// A bot with rules or exempt categories (Settings.HasRules) whose limit is
+// enabled is decided by every rule that applies to the attempt's category
+// instead, as described in rules.go; category ("" for none) matters only
+// then.
+func Decide(sends []Send, s Settings, agent, category string, now int64) Decision {
 	if !s.Enabled {
 		l := scan(sends, s.WindowMs, s.Scope, agent, now, 0)
-		return Decision{Outcome: Allowed, Reason: LimitDisabled, Used: l.n + 1}
+		return Decision{Outcome: Allowed, Reason: LimitDisabled, Used: l.n + 1, Scope: s.Scope, WindowMs: s.WindowMs}
+	}
+	if s.HasRules() {
+		return evaluate(sends, &s, agent, category, now, true)
 	}
 	limit := s.limit()
 	l := scan(sends, s.WindowMs, s.Scope, agent, now, limit)
-	d := Decision{Enabled: true, Limit: limit}
+	d := Decision{Enabled: true, Limit: limit, Scope: s.Scope, WindowMs: s.WindowMs}
 	if l.n >= limit {
 		d.Outcome, d.Reason = Blocked, LimitReached
 		d.Used = l.n

@@ -1,6 +1,9 @@
 package quota
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Send is one counted send of a contact: an attempt that got an allowed
 // verdict and has not been reported failed.
@@ -11,6 +14,8 @@ type Send struct {
 	Agent string
 	// Attempt is the attempt id (the idempotency key).
 	Attempt string
+	// Category is the attempt's template category; "" for none.
+	Category string
 }
 
 // Outcome is the verdict of a decision. The zero value is not a valid
@@ -46,10 +51,13 @@ const (
 	LimitDisabled
 	// LimitReached: the limit is enabled and already used up (Blocked).
 	LimitReached
+	// Exempt: the limit is enabled and the attempt's category is exempt
+	// (Allowed); the send is not counted, so the caller does not record it.
+	Exempt
 )
 
 // String returns the wire name of the reason: "within_limit",
-// "limit_disabled" or "limit_reached".
+// "limit_disabled", "limit_reached" or "exempt".
 func (r Reason) String() string {
 	switch r {
 	case WithinLimit:
@@ -58,6 +66,8 @@ func (r Reason) String() string {
 		return "limit_disabled"
 	case LimitReached:
 		return "limit_reached"
+	case Exempt:
+		return "exempt"
 	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
@@ -88,6 +98,40 @@ type Decision struct {
 	// RetryAfterSeconds is RetryAt minus the decision time in seconds,
 	// rounded up; set exactly when RetryAt is.
 	RetryAfterSeconds int64
+
+	// Scope is the scope of the rule the decision describes: the binding
+	// rule of a bot with rules, the default rule otherwise.
+	Scope Scope
+	// WindowMs is that rule's rolling window, 0 for a calendar rule.
+	WindowMs int64
+	// Calendar and Zone are that rule's period and time zone when it is a
+	// calendar rule (Calendar is Rolling otherwise).
+	Calendar Calendar
+	Zone     *time.Location
+
+	// Rule is the name of the binding rule, and Rules the state of every
+	// rule that applies to the attempt, the default rule first: both set
+	// only for a bot with rules or exempt categories whose limit is enabled
+	// (Settings.HasRules), and not on an Exempt decision.
+	Rule  string
+	Rules []RuleUsage
+}
+
+// RuleUsage is the state of one rule in a Decision, after the decision.
+type RuleUsage struct {
+	// Name is the rule's name (DefaultRule for the default one).
+	Name string
+	// Shadow says the rule is reported only and never blocks.
+	Shadow bool
+	// Limit is the rule's Max; Used its counted sends for the scope key
+	// after the decision, and Remaining Limit-Used, never below 0.
+	Limit, Used, Remaining int
+	// RetryAt is when the rule has a free slot again: set exactly when
+	// Remaining is 0.
+	RetryAt int64
+	// WouldBlock is set on a shadow rule that was at its limit before the
+	// decision: enforced, it would have blocked the attempt.
+	WouldBlock bool
 }
 
 // setRetry sets RetryAt and RetryAfterSeconds for a decision taken at now.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -21,6 +22,11 @@ func checkDecision(d quota.Decision, now int64) error {
 		if d.Enabled || d.Limit != 0 || d.Remaining != 0 {
 			return errors.New("disabled decision with enabled, limit or remaining set")
 		}
+	case d.Outcome == quota.Allowed && d.Reason == quota.Exempt:
+		if !d.Enabled || d.Limit != 0 || d.Remaining != 0 || d.RetryAt != 0 || d.Rule != "" || d.Rules != nil {
+			return errors.New("exempt decision with limit, remaining, retry_at or rules set")
+		}
+		return nil
 	case d.Outcome == quota.Allowed && d.Reason == quota.WithinLimit,
 		d.Outcome == quota.Blocked && d.Reason == quota.LimitReached:
 		if !d.Enabled {
@@ -92,9 +98,9 @@ func (m *model) decide(s quota.Settings, agent string, now int64) quota.Decision
 	t := m.times(s, agent, now)
 	n := len(t)
 	if !s.Enabled {
-		return quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: n + 1}
+		return quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: n + 1, Scope: s.Scope, WindowMs: s.WindowMs}
 	}
-	d := quota.Decision{Enabled: true, Limit: s.Max}
+	d := quota.Decision{Enabled: true, Limit: s.Max, Scope: s.Scope, WindowMs: s.WindowMs}
 	var retryAt int64
 	if n >= s.Max {
 		d.Outcome, d.Reason, d.Used = quota.Blocked, quota.LimitReached, n
@@ -119,9 +125,9 @@ func (m *model) usage(s quota.Settings, agent string, at int64) quota.Decision {
 	t := m.times(s, agent, at)
 	n := len(t)
 	if !s.Enabled {
-		return quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: n}
+		return quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: n, Scope: s.Scope, WindowMs: s.WindowMs}
 	}
-	d := quota.Decision{Enabled: true, Limit: s.Max, Used: n, Outcome: quota.Allowed, Reason: quota.WithinLimit}
+	d := quota.Decision{Enabled: true, Limit: s.Max, Used: n, Outcome: quota.Allowed, Reason: quota.WithinLimit, Scope: s.Scope, WindowMs: s.WindowMs}
 	if n < s.Max {
 		d.Remaining = s.Max - n
 		return d
@@ -302,8 +308,8 @@ func runStream(t *testing.T, seed uint64, st *streamStats) {
 				at = now
 			}
 			agent := agents[rng.IntN(len(agents))]
-			got, want := quota.Usage(h, s, agent, at), m.usage(s, agent, at)
-			if got != want {
+			got, want := quota.Usage(h, s, agent, "", at), m.usage(s, agent, at)
+			if !reflect.DeepEqual(got, want) {
 				fail("Usage(%s, %d) = %+v, model %+v", agent, at, got, want)
 			}
 			if err := checkDecision(got, at); err != nil {
@@ -313,8 +319,8 @@ func runStream(t *testing.T, seed uint64, st *streamStats) {
 
 		default: // attempt
 			agent := agents[rng.IntN(len(agents))]
-			d := quota.Decide(h, s, agent, now)
-			if want := m.decide(s, agent, now); d != want {
+			d := quota.Decide(h, s, agent, "", now)
+			if want := m.decide(s, agent, now); !reflect.DeepEqual(d, want) {
 				fail("Decide(%s) = %+v, model %+v", agent, d, want)
 			}
 			if err := checkDecision(d, now); err != nil {
@@ -347,10 +353,10 @@ func runStream(t *testing.T, seed uint64, st *streamStats) {
 			if d.RetryAt != 0 {
 				// Exactness: with nothing else changing, the same scope key is
 				// blocked one millisecond before retry_at and allowed at it.
-				if b := quota.Decide(h, s, agent, d.RetryAt-1); b.Outcome != quota.Blocked {
+				if b := quota.Decide(h, s, agent, "", d.RetryAt-1); b.Outcome != quota.Blocked {
 					fail("Decide at retry_at-1 = %+v after %+v", b, d)
 				}
-				if a := quota.Decide(h, s, agent, d.RetryAt); a.Outcome != quota.Allowed {
+				if a := quota.Decide(h, s, agent, "", d.RetryAt); a.Outcome != quota.Allowed {
 					fail("Decide at retry_at = %+v after %+v", a, d)
 				}
 				if b := m.decide(s, agent, d.RetryAt-1); b.Outcome != quota.Blocked {
@@ -402,13 +408,13 @@ func TestCapKeepsDecisionsExact(t *testing.T) {
 			s = quota.Settings{Version: 1, Enabled: true, Max: limit, WindowMs: 86_400_000, Scope: scope}
 			for _, agent := range agents {
 				for _, at := range []int64{now, now + 1, now + 3_600_000, now + 20_000_000} {
-					got, want := quota.Decide(h, s, agent, at), m.decide(s, agent, at)
+					got, want := quota.Decide(h, s, agent, "", at), m.decide(s, agent, at)
 					if got.Used > quota.MaxPerAgent && scope == quota.ScopeAgentContact {
 						t.Fatalf("agent scope used %d above the cap", got.Used)
 					}
 					// Used saturates; every other field is exact.
 					got.Used, want.Used = 0, 0
-					if got != want {
+					if !reflect.DeepEqual(got, want) {
 						t.Fatalf("%s max=%d %s at %d: %+v, model %+v", scope, limit, agent, at, got, want)
 					}
 				}

@@ -64,6 +64,40 @@ type Settings struct {
 	WindowMs int64
 	// Scope selects which sends share one limit.
 	Scope Scope
+	// Rules are the bot's rules besides the default one (Max, WindowMs and
+	// Scope), in settings order: at most MaxRules-1, with unique names.
+	Rules []Rule
+	// Exempt are the categories whose attempts are allowed without being
+	// counted while the limit is enabled.
+	Exempt []string
+}
+
+// HasRules reports whether the bot has rules or exempt categories besides the
+// default rule: its decisions then name their binding rule and list the
+// rules (DecideRules). A bot without either decides as the default rule
+// alone, with the verdicts of a single limit.
+func (s *Settings) HasRules() bool { return len(s.Rules) > 0 || len(s.Exempt) > 0 }
+
+// IsExempt reports whether attempts of category are exempt ("" never is).
+func (s *Settings) IsExempt(category string) bool {
+	for _, c := range s.Exempt {
+		if c == category {
+			return true
+		}
+	}
+	return false
+}
+
+// HorizonMs is how long after its decision time a send may still count for
+// some rule: the longest window or calendar period among the rules (see
+// Rule). Sends older than that can be expired (Expire) and a history whose
+// newest send is older can be deleted (ExpiresAt).
+func (s *Settings) HorizonMs() int64 {
+	h := s.WindowMs
+	for i := range s.Rules {
+		h = max(h, s.Rules[i].horizonMs())
+	}
+	return h
 }
 
 // Disabled returns the settings of a bot without settings: limit disabled,
@@ -77,8 +111,9 @@ func (s Settings) WindowSeconds() int64 { return s.WindowMs / 1000 }
 
 // Validate reports whether the settings are within the contract's bounds:
 // Max in MinMax..MaxMax when Enabled (or when set at all), WindowMs a whole
-// number of seconds in MinWindowSeconds..MaxWindowSeconds, a known Scope and a
-// Version not below 0.
+// number of seconds in MinWindowSeconds..MaxWindowSeconds, a known Scope, a
+// Version not below 0, at most MaxRules-1 valid Rules with unique names, and
+// valid Exempt categories.
 // Disabled() is valid. Errors are prefixed "quota: ".
 //
 // Decide and Usage never panic on invalid settings, but their answers are only
@@ -101,6 +136,23 @@ func (s Settings) Validate() error {
 	}
 	if s.Scope != ScopeContact && s.Scope != ScopeAgentContact {
 		return errors.New("quota: unknown scope " + s.Scope.String())
+	}
+	if len(s.Rules) > MaxRules-1 {
+		return fmt.Errorf("quota: %d rules, at most %d besides the default one", len(s.Rules), MaxRules-1)
+	}
+	for i := range s.Rules {
+		r := &s.Rules[i]
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("quota: rules[%d]: %w", i, err)
+		}
+		for j := range s.Rules[:i] {
+			if s.Rules[j].Name == r.Name {
+				return fmt.Errorf("quota: rules[%d]: name %q is used twice", i, r.Name)
+			}
+		}
+	}
+	if err := validCategories(s.Exempt); err != nil {
+		return fmt.Errorf("quota: exempt_categories: %w", err)
 	}
 	return nil
 }

@@ -71,8 +71,8 @@ func TestInvalidInputsDoNotPanic(t *testing.T) {
 	} {
 		for _, h := range [][]quota.Send{nil, unsorted, history3} {
 			for _, now := range []int64{0, base - 1, base, base + 3, base + 2*day} {
-				d := quota.Decide(h, s, "ana", now)
-				quota.Usage(h, s, "ana", now)
+				d := quota.Decide(h, s, "ana", "", now)
+				quota.Usage(h, s, "ana", "", now)
 				quota.Expire(append([]quota.Send(nil), h...), s.WindowMs, now)
 				quota.ExpiresAt(h, s.WindowMs)
 				if s.Enabled && (d.Limit < quota.MinMax || d.Limit > quota.MaxMax) {

@@ -19,14 +19,21 @@ package quota
 // earlier than the instant the history was last expired at), or dropped by
 // the per-agent cap (see MaxPerAgent). At or after those instants it is exact.
 // It does not allocate.
-func Usage(sends []Send, s Settings, agent string, at int64) Decision {
+//
+// For a bot with rules or exempt categories whose limit is enabled, it is the
+// decision of an attempt of category at at that would be allowed, counting
+// nothing (rules.go).
+func Usage(sends []Send, s Settings, agent, category string, at int64) Decision {
 	if !s.Enabled {
 		l := scan(sends, s.WindowMs, s.Scope, agent, at, 0)
-		return Decision{Outcome: Allowed, Reason: LimitDisabled, Used: l.n}
+		return Decision{Outcome: Allowed, Reason: LimitDisabled, Used: l.n, Scope: s.Scope, WindowMs: s.WindowMs}
+	}
+	if s.HasRules() {
+		return evaluate(sends, &s, agent, category, at, false)
 	}
 	limit := s.limit()
 	l := scan(sends, s.WindowMs, s.Scope, agent, at, limit)
-	d := Decision{Enabled: true, Limit: limit, Used: l.n}
+	d := Decision{Enabled: true, Limit: limit, Used: l.n, Scope: s.Scope, WindowMs: s.WindowMs}
 	if l.n < limit {
 		d.Outcome, d.Reason = Allowed, WithinLimit
 		d.Remaining = limit - l.n
