@@ -286,7 +286,7 @@ func model(log []sent) map[string]events.Verdict {
 					live = append(live, x)
 				}
 			}
-			d := quota.Decide(live, st, s.agent, t)
+			d := quota.Decide(live, st, s.agent, "", t)
 			if d.Outcome == quota.Allowed {
 				hist[key] = append(hist[key], quota.Send{At: t, Agent: s.agent, Attempt: s.id})
 			}

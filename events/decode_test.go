@@ -3,6 +3,7 @@ package events_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -81,7 +82,7 @@ func TestDecodeSettingsContract(t *testing.T) {
 	got, err := events.DecodeSettings([]byte(contractSettings))
 	want := events.SettingsChanged{ID: "set-42", BotID: "support@bots", ChangedBy: "admin@acme",
 		Settings: quota.Settings{Version: 42, Enabled: true, Max: 3, WindowMs: 86400000, Scope: quota.ScopeContact}}
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v, %v; want %+v", got, err, want)
 	}
 }
@@ -116,7 +117,7 @@ func TestEncodersRoundTrip(t *testing.T) {
 		ev := events.SettingsChanged{ID: "set\u2028", BotID: "b", ChangedBy: "me", Settings: s}
 		b := events.AppendSettingsEvent(nil, &ev, 0)
 		got, err := events.DecodeSettings(b)
-		if err != nil || got != ev {
+		if err != nil || !reflect.DeepEqual(got, ev) {
 			t.Errorf("%s: got %+v, %v; want %+v", b, got, err, ev)
 		}
 	}

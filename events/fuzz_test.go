@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"reflect"
 	"regexp"
 	"sync"
 	"testing"
@@ -178,7 +179,7 @@ func FuzzDecodeSettings(f *testing.F) {
 			if !errors.As(err, &e) {
 				t.Fatalf("error is %T", err)
 			}
-			if ev != (events.SettingsChanged{}) {
+			if !reflect.DeepEqual(ev, events.SettingsChanged{}) {
 				t.Fatalf("fields with an error: %+v", ev)
 			}
 			if checkable(b) {
@@ -213,7 +214,7 @@ func FuzzDecodeSettings(f *testing.F) {
 		if str("data", "active_messages", "scope") == "agent_contact" {
 			want.Settings.Scope = quota.ScopeAgentContact
 		}
-		if ev != want {
+		if !reflect.DeepEqual(ev, want) {
 			t.Fatalf("decoder %+v, encoding/json %+v", ev, want)
 		}
 	})

@@ -64,7 +64,7 @@ func (p *plan) model(log map[int32][]logEntry) (want []events.Verdict, decided [
 			}
 			st := p.botOf(c).settings
 			h := quota.Expire(hist[c], st.WindowMs, t)
-			d := quota.Decide(h, st, in.AgentID, t)
+			d := quota.Decide(h, st, in.AgentID, "", t)
 			if d.Outcome == quota.Allowed {
 				h = quota.Record(h, quota.Send{At: t, Agent: in.AgentID, Attempt: in.ID})
 			}

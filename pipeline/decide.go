@@ -228,7 +228,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 			return err
 		}
 		h.sends = quota.Expire(h.sends, s.WindowMs, t)
-		dec := quota.Decide(h.sends, s, in.AgentID, t)
+		dec := quota.Decide(h.sends, s, in.AgentID, "", t)
 		if dec.Outcome == quota.Allowed {
 			h.sends = quota.Record(h.sends, quota.Send{At: t, Agent: in.AgentID, Attempt: in.ID})
 		}

@@ -53,7 +53,7 @@ func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision
 	if err != nil {
 		return quota.Decision{}, s, err
 	}
-	return quota.Usage(sends, s, agent, at.UnixMilli()), s, nil
+	return quota.Usage(sends, s, agent, "", at.UnixMilli()), s, nil
 }
 
 // contactPartition is the attempts partition of contact (bot, contact);

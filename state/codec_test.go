@@ -96,7 +96,7 @@ func TestValueCodecs(t *testing.T) {
 		{Settings: quota.Settings{Version: 7, Enabled: true, Max: 1000, WindowMs: 2_592_000_000, Scope: quota.ScopeAgentContact}, Floor: 7},
 	} {
 		got, err := decodeSettings(appendSettingsValue(nil, bs))
-		if err != nil || got != bs {
+		if err != nil || !reflect.DeepEqual(got, bs) {
 			t.Errorf("settings %v: got %v, %v", bs, got, err)
 		}
 	}
