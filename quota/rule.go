@@ -101,9 +101,9 @@ func (r *Rule) ZoneName() string {
 	return r.location().String()
 }
 
-// applies reports whether the rule applies to (and counts) an attempt or send
+// Applies reports whether the rule applies to (and counts) an attempt or send
 // of category ("" for none).
-func (r *Rule) applies(category string) bool {
+func (r *Rule) Applies(category string) bool {
 	if r.Categories == nil {
 		return true
 	}

@@ -60,7 +60,7 @@ func evaluate(sends []Send, s *Settings, agent, category string, d int64, count 
 		if i >= 0 {
 			r = &s.Rules[i]
 		}
-		if !r.applies(category) {
+		if !r.Applies(category) {
 			continue
 		}
 		rules[k], tallies[k] = r, measure(sends, r, agent, d)
@@ -163,7 +163,7 @@ func measure(sends []Send, r *Rule, agent string, d int64) tally {
 	}
 	for i := len(live) - 1; i >= 0; i-- {
 		x := &live[i]
-		if r.Scope == ScopeAgentContact && x.Agent != agent || !r.applies(x.Category) {
+		if r.Scope == ScopeAgentContact && x.Agent != agent || !r.Applies(x.Category) {
 			continue
 		}
 		t.n++

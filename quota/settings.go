@@ -88,6 +88,21 @@ func (s *Settings) IsExempt(category string) bool {
 	return false
 }
 
+// NeedsAgent reports whether decisions on attempts of category ("" for none)
+// depend on the agent: the default rule's scope, or that of a rule that
+// applies to category, is ScopeAgentContact.
+func (s *Settings) NeedsAgent(category string) bool {
+	if s.Scope == ScopeAgentContact {
+		return true
+	}
+	for i := range s.Rules {
+		if r := &s.Rules[i]; r.Scope == ScopeAgentContact && r.Applies(category) {
+			return true
+		}
+	}
+	return false
+}
+
 // HorizonMs is how long after its decision time a send may still count for
 // some rule: the longest window or calendar period among the rules (see
 // Rule). Sends older than that can be expired (Expire) and a history whose
