@@ -131,7 +131,7 @@ var (
 			{Name: "marketing-daily", Max: 1, Calendar: quota.Day, Zone: saoPaulo, Categories: []string{"marketing"}},
 			{Name: "agent-trial", Max: 2, WindowMs: 86400000, Scope: quota.ScopeAgentContact, Shadow: true, Categories: []string{"utility"}},
 		}}
-	long         = strings.Repeat("b", 257)
+	long = strings.Repeat("b", 257)
 )
 
 func TestProbes(t *testing.T) {
