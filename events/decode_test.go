@@ -27,8 +27,12 @@ func TestDecode(t *testing.T) {
 			v, err := events.DecodeInbound(in)
 			var b strings.Builder
 			if v != (events.Inbound{}) {
-				fmt.Fprintf(&b, "failed=%v id=%q bot=%q contact=%q agent=%q attempt=%q\n",
+				fmt.Fprintf(&b, "failed=%v id=%q bot=%q contact=%q agent=%q attempt=%q",
 					v.Failed, v.ID, v.BotID, v.ContactID, v.AgentID, v.AttemptID)
+				if v.Category != "" {
+					fmt.Fprintf(&b, " category=%q", v.Category)
+				}
+				b.WriteString("\n")
 			}
 			if err != nil {
 				fmt.Fprintf(&b, "error: %v\n", err)
@@ -78,6 +82,19 @@ func TestDecodeInboundContract(t *testing.T) {
 	}
 }
 
+// categoryAttempt is an attempt with a category.
+const categoryAttempt = `{"specversion":"1.0","id":"att-0002","source":"/desk/sender","type":"desk.active_message.requested",
+ "time":"2026-11-26T10:00:00.000Z",
+ "data":{"bot_id":"support@bots","contact_id":"5531999990000@wa","agent_id":"ana@acme","category":"marketing"}}`
+
+func TestDecodeInboundCategory(t *testing.T) {
+	got, err := events.DecodeInbound([]byte(categoryAttempt))
+	want := events.Inbound{ID: "att-0002", BotID: "support@bots", ContactID: "5531999990000@wa", AgentID: "ana@acme", Category: "marketing"}
+	if err != nil || got != want {
+		t.Fatalf("got %+v, %v; want %+v", got, err, want)
+	}
+}
+
 func TestDecodeSettingsContract(t *testing.T) {
 	got, err := events.DecodeSettings([]byte(contractSettings))
 	want := events.SettingsChanged{ID: "set-42", BotID: "support@bots", ChangedBy: "admin@acme",
@@ -101,6 +118,14 @@ func TestEncodersRoundTrip(t *testing.T) {
 			}
 		} else if err != nil || got != want {
 			t.Errorf("%s: got %+v, %v; want %+v", b, got, err, want)
+		}
+		if len(id) <= quota.MaxCategoryLen {
+			b = events.AppendAttemptCategory(nil, "c"+id[:1], "bot", "contact", "agent", id, 0)
+			got, err = events.DecodeInbound(b)
+			want = events.Inbound{ID: "c" + id[:1], BotID: "bot", ContactID: "contact", AgentID: "agent", Category: id}
+			if err != nil || got != want {
+				t.Errorf("%s: got %+v, %v; want %+v", b, got, err, want)
+			}
 		}
 		b = events.AppendFailed(nil, "f"+id[:1], "bot", "contact", id, 0)
 		got, err = events.DecodeInbound(b)
@@ -127,9 +152,10 @@ func TestAllocs(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	in := []byte(contractAttempt)
-	if n := testing.AllocsPerRun(100, func() { _, _ = events.DecodeInbound(in) }); n > 1 {
-		t.Errorf("DecodeInbound: %v allocs, want <= 1", n)
+	for _, in := range [][]byte{[]byte(contractAttempt), []byte(categoryAttempt)} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = events.DecodeInbound(in) }); n > 1 {
+			t.Errorf("DecodeInbound: %v allocs, want <= 1", n)
+		}
 	}
 	buf := make([]byte, 0, 1024)
 	if n := testing.AllocsPerRun(100, func() { buf = events.AppendVerdict(buf[:0], &contractVerdict) }); n != 0 {

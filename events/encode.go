@@ -68,9 +68,16 @@ func appendEnvelope(dst []byte, id, source, typ string, timeMs int64) []byte {
 }
 
 // AppendAttempt appends a desk.active_message.requested event with the
-// given id, data ids and time (Unix ms), source "/desk/sender". The result
-// is valid per schemas/attempt-requested.schema.json when the ids are.
+// given id, data ids and time (Unix ms), source "/desk/sender", without a
+// category. The result is valid per schemas/attempt-requested.schema.json
+// when the ids are.
 func AppendAttempt(dst []byte, id, bot, contact, agent string, timeMs int64) []byte {
+	return AppendAttemptCategory(dst, id, bot, contact, agent, "", timeMs)
+}
+
+// AppendAttemptCategory is AppendAttempt with data.category, written when
+// category is non-empty.
+func AppendAttemptCategory(dst []byte, id, bot, contact, agent, category string, timeMs int64) []byte {
 	dst = appendEnvelope(dst, id, "/desk/sender", TypeRequested, timeMs)
 	dst = append(dst, `{"bot_id":`...)
 	dst = appendString(dst, bot)
@@ -78,6 +85,10 @@ func AppendAttempt(dst []byte, id, bot, contact, agent string, timeMs int64) []b
 	dst = appendString(dst, contact)
 	dst = append(dst, `,"agent_id":`...)
 	dst = appendString(dst, agent)
+	if category != "" {
+		dst = append(dst, `,"category":`...)
+		dst = appendString(dst, category)
+	}
 	return append(dst, "}}"...)
 }
 

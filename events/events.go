@@ -53,6 +53,10 @@ type Inbound struct {
 	// AttemptID is, for a failed event only, the attempt whose slot is
 	// released.
 	AttemptID string
+	// Category is, for a valid attempt only, data.category (the template
+	// category, 1..quota.MaxCategoryLen bytes); "" when absent. It is not
+	// echoed in the verdict.
+	Category string
 }
 
 // SettingsChanged is a decoded desk.settings.changed event.

@@ -103,6 +103,7 @@ func addSeeds(f *testing.F, paths ...string) {
 
 func FuzzDecodeInbound(f *testing.F) {
 	f.Add([]byte(contractAttempt))
+	f.Add([]byte(categoryAttempt))
 	addSeeds(f, "attempt-requested", "attempt-failed")
 	sch := schemaSet(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -118,6 +119,9 @@ func FuzzDecodeInbound(f *testing.F) {
 					t.Fatalf("fields without an id: %+v", in)
 				}
 				return
+			}
+			if in.Category != "" {
+				t.Fatalf("category of an invalid attempt: %+v", in)
 			}
 			// The readable id and ids are what encoding/json reads.
 			if !isJSON || member(m, "id") != in.ID || in.Failed || in.AttemptID != "" {
@@ -141,6 +145,9 @@ func FuzzDecodeInbound(f *testing.F) {
 				want["attempt_id"] = in.AttemptID
 			} else {
 				want["agent_id"] = in.AgentID
+				if c := member(m, "data", "category"); c != nil || in.Category != "" {
+					want["category"] = in.Category
+				}
 			}
 			for k, v := range want {
 				path := []string{"data", k}

@@ -149,7 +149,7 @@ func DecodeSettings(b []byte) (SettingsChanged, error) {
 	default:
 		return SettingsChanged{}, &Error{Field: "data.active_messages.scope", Msg: `must be "contact" or "agent_contact", got ` + s.show(&scope)}
 	}
-	str := s.join(&env.id, &bot, &changedBy, &field{})
+	str := s.join(&env.id, &bot, &changedBy)
 	n1 := env.id.n
 	n2 := n1 + bot.n
 	return SettingsChanged{ID: str[:n1], BotID: str[n1:n2], ChangedBy: str[n2:], Settings: st}, nil
