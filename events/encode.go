@@ -109,7 +109,8 @@ func AppendFailed(dst []byte, id, bot, contact, attempt string, timeMs int64) []
 // AppendSettingsEvent appends ev as a desk.settings.changed event, source
 // "/settings". changed_by is written when non-empty, max_per_contact when
 // the limit is enabled or Max is non-zero, window_seconds when WindowMs is
-// non-zero (as WindowMs/1000). The result is valid per
+// non-zero (as WindowMs/1000), rules and exempt_categories when non-empty
+// (see appendRules). The result is valid per
 // schemas/settings-changed.schema.json when the fields are in range.
 func AppendSettingsEvent(dst []byte, ev *SettingsChanged, timeMs int64) []byte {
 	dst = appendEnvelope(dst, ev.ID, "/settings", TypeSettingsChanged, timeMs)
@@ -133,6 +134,7 @@ func AppendSettingsEvent(dst []byte, ev *SettingsChanged, timeMs int64) []byte {
 	}
 	dst = append(dst, `,"scope":`...)
 	dst = appendString(dst, scopeName(ev.Settings.Scope))
+	dst = appendRules(dst, &ev.Settings)
 	return append(dst, "}}}"...)
 }
 

@@ -70,7 +70,8 @@ type SettingsChanged struct {
 	// Settings are the settings carried: Version is data.version, the
 	// rest comes from data.active_messages with defaults applied (window
 	// 86400 s, scope contact; Max 0 when the limit is disabled and no
-	// max_per_contact is given).
+	// max_per_contact is given), and Rules and Exempt from its rules and
+	// exempt_categories (nil when absent or empty).
 	Settings quota.Settings
 }
 
