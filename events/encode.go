@@ -151,16 +151,24 @@ func scopeName(s quota.Scope) string {
 // AppendVerdict appends the complete CloudEvents JSON value of the verdict
 // event for v: id "{attempt_id}/verdict", source "sendgate", type
 // TypeDecided, specversion "1.0", time = decided_at, and data with members
-// in the order of the contract's example:
+// in the order of the contract's example, the members of a bot with rules
+// inserted:
 //
-//	attempt_id, bot_id, contact_id, agent_id, verdict, reason, scope,
-//	limit, used, remaining, window_seconds, retry_at, retry_after_seconds,
-//	decided_at, settings_version
+//	attempt_id, bot_id, contact_id, agent_id, verdict, reason, rule, scope,
+//	limit, used, remaining, window_seconds | calendar, time_zone,
+//	retry_at, retry_after_seconds, rules, decided_at, settings_version
 //
-// limit and remaining are written only when v.Enabled; retry_at and
-// retry_after_seconds only when v.RetryAt != 0. For Outcome Rejected the
-// data is attempt_id, bot_id / contact_id / agent_id when non-empty,
-// verdict, reason, error, decided_at. Times are written by AppendTime.
+// limit and remaining are written only when v.Enabled and the reason is not
+// Exempt; retry_at and retry_after_seconds only when v.RetryAt != 0; rule
+// when v.Rule != ""; calendar and time_zone, in place of window_seconds,
+// when v.Calendar is not Rolling; rules when v.NumRules > 0, each entry as
+// {"name","mode","limit","used","remaining","retry_at"?,"would_block"?}
+// (mode "enforce" or "shadow", retry_at when its RetryAt != 0,
+// "would_block":true when WouldBlock). A verdict without Rule, Calendar and
+// rules has exactly the members a single-limit verdict always had. For
+// Outcome Rejected the data is attempt_id, bot_id / contact_id / agent_id
+// when non-empty, verdict, reason, error, decided_at. Times are written by
+// AppendTime.
 //
 // The output depends only on v, so re-emitting a stored verdict gives the
 // same bytes. It does not allocate when dst has room.
@@ -192,6 +200,10 @@ func AppendVerdict(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `","reason":"`...)
 	dst = append(dst, v.Reason.String()...)
 	dst = append(dst, '"')
+	if v.Rule != "" && !rejected {
+		dst = append(dst, `,"rule":`...)
+		dst = appendString(dst, v.Rule)
+	}
 	if rejected {
 		dst = append(dst, `,"error":`...)
 		dst = appendString(dst, v.Error)
@@ -201,24 +213,33 @@ func AppendVerdict(dst []byte, v *Verdict) []byte {
 	}
 	dst = append(dst, `,"scope":`...)
 	dst = appendString(dst, scopeName(v.Scope))
-	if v.Enabled {
+	limited := v.Enabled && v.Reason != Exempt
+	if limited {
 		dst = append(dst, `,"limit":`...)
 		dst = strconv.AppendInt(dst, int64(v.Limit), 10)
 	}
 	dst = append(dst, `,"used":`...)
 	dst = strconv.AppendInt(dst, int64(v.Used), 10)
-	if v.Enabled {
+	if limited {
 		dst = append(dst, `,"remaining":`...)
 		dst = strconv.AppendInt(dst, int64(v.Remaining), 10)
 	}
-	dst = append(dst, `,"window_seconds":`...)
-	dst = strconv.AppendInt(dst, v.WindowSeconds, 10)
+	if v.Calendar != quota.Rolling {
+		dst = append(dst, `,"calendar":`...)
+		dst = appendString(dst, v.Calendar.String())
+		dst = append(dst, `,"time_zone":`...)
+		dst = appendString(dst, v.TimeZone)
+	} else {
+		dst = append(dst, `,"window_seconds":`...)
+		dst = strconv.AppendInt(dst, v.WindowSeconds, 10)
+	}
 	if v.RetryAt != 0 {
 		dst = append(dst, `,"retry_at":"`...)
 		dst = AppendTime(dst, v.RetryAt)
 		dst = append(dst, `","retry_after_seconds":`...)
 		dst = strconv.AppendInt(dst, v.RetryAfterSeconds, 10)
 	}
+	dst = appendRuleUsages(dst, v.RuleUsages())
 	dst = append(dst, `,"decided_at":"`...)
 	dst = append(dst, decided[:nd]...)
 	dst = append(dst, `","settings_version":`...)
