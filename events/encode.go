@@ -253,3 +253,64 @@ func appendVerdictID(dst []byte, attempt string) []byte {
 	dst = dst[:len(dst)-1]
 	return append(dst, `/verdict"`...)
 }
+
+// appendRules appends the members rules and exempt_categories of st, each
+// when non-empty, with a leading comma. A rule is written with name, max,
+// window_seconds or calendar and time_zone (omitted for UTC), scope, mode
+// and categories (when non-nil).
+func appendRules(dst []byte, st *quota.Settings) []byte {
+	if len(st.Rules) > 0 {
+		dst = append(dst, `,"rules":[`...)
+		for i := range st.Rules {
+			r := &st.Rules[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"name":`...)
+			dst = appendString(dst, r.Name)
+			dst = append(dst, `,"max":`...)
+			dst = strconv.AppendInt(dst, int64(r.Max), 10)
+			if r.Calendar == quota.Rolling {
+				dst = append(dst, `,"window_seconds":`...)
+				dst = strconv.AppendInt(dst, r.WindowMs/1000, 10)
+			} else {
+				dst = append(dst, `,"calendar":`...)
+				dst = appendString(dst, r.Calendar.String())
+				if z := r.ZoneName(); z != "UTC" {
+					dst = append(dst, `,"time_zone":`...)
+					dst = appendString(dst, z)
+				}
+			}
+			dst = append(dst, `,"scope":`...)
+			dst = appendString(dst, scopeName(r.Scope))
+			if r.Shadow {
+				dst = append(dst, `,"mode":"shadow"`...)
+			} else {
+				dst = append(dst, `,"mode":"enforce"`...)
+			}
+			if r.Categories != nil {
+				dst = append(dst, `,"categories":`...)
+				dst = appendStrings(dst, r.Categories)
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	if len(st.Exempt) > 0 {
+		dst = append(dst, `,"exempt_categories":`...)
+		dst = appendStrings(dst, st.Exempt)
+	}
+	return dst
+}
+
+// appendStrings appends ss as a JSON array of strings.
+func appendStrings(dst []byte, ss []string) []byte {
+	dst = append(dst, '[')
+	for i, c := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, c)
+	}
+	return append(dst, ']')
+}

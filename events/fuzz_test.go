@@ -289,6 +289,7 @@ func ratInt(v any) int64 {
 func FuzzVerdictBinary(f *testing.F) {
 	f.Add(contractVerdict.AppendBinary(nil), "att-1", "bot", "", uint8(0), uint8(0), uint8(0), false, 3, 2, int64(0), int64(1795687380000))
 	f.Add([]byte{1, 3, 4, 0, 0}, "a\"\x00\xff", "", "err\n", uint8(2), uint8(3), uint8(1), true, -1, 1<<40, int64(-1), int64(-1<<62))
+	f.Add([]byte{2, 1, 5, 0, 1, 0, 0}, "America/Sao_Paulo", "weekly", "default", uint8(5), uint8(4), uint8(7), true, 5, 5, int64(1795773600000), int64(1795687380000))
 	f.Fuzz(func(t *testing.T, raw []byte, attempt, bot, errS string, o, r, sc uint8, enabled bool, limit, used int, retryAt, decidedAt int64) {
 		// Any input: accepted only in canonical form, which re-encodes
 		// to the same bytes.
@@ -302,12 +303,28 @@ func FuzzVerdictBinary(f *testing.F) {
 		// Any verdict: round trips, and so does its JSON.
 		v = events.Verdict{
 			AttemptID: attempt, BotID: bot, ContactID: attempt + bot, AgentID: bot,
-			Outcome: events.Outcome(1 + o%3), Reason: events.Reason(1 + r%4), Scope: quota.Scope(sc % 2),
+			Outcome: events.Outcome(1 + o%3), Reason: events.Reason(1 + r%5), Scope: quota.Scope(sc % 2),
 			Enabled: enabled, Limit: limit, Used: used, Remaining: limit - used, WindowSeconds: int64(limit) * 60,
 			RetryAt: retryAt, RetryAfterSeconds: retryAt / 1000, DecidedAt: decidedAt, SettingsVersion: int64(used),
 			Error: errS,
 		}
+		// The members of rules, derived from the same inputs (the
+		// corpus keeps its arity): a calendar, a binding rule and
+		// entries.
+		if cal := quota.Calendar(o / 3 % 4); cal != quota.Rolling {
+			v.Calendar, v.TimeZone, v.WindowSeconds = cal, attempt, 0
+		}
+		if n := int(sc/2) % (quota.MaxRules + 1); n > 0 {
+			v.Rule, v.NumRules = bot, n
+			for i := range n {
+				v.Rules[i] = quota.RuleUsage{Name: errS[:min(i, len(errS))], Shadow: i%2 == 1, WouldBlock: enabled && i%3 == 2,
+					Limit: limit + i, Used: used - i, Remaining: limit - used, RetryAt: retryAt + int64(i)}
+			}
+		}
 		b := v.AppendBinary(nil)
+		if (b[0] == 2) != (v.Reason == events.Exempt || v.Calendar != quota.Rolling || v.TimeZone != "" || v.Rule != "" || v.NumRules != 0) {
+			t.Fatalf("version %d for %+v", b[0], v)
+		}
 		var got events.Verdict
 		if err := got.UnmarshalBinary(b); err != nil {
 			t.Fatalf("%+v: %v", v, err)
