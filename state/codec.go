@@ -401,7 +401,7 @@ func decodeSettings(val []byte) (BotSettings, error) {
 				break
 			}
 			ru := quota.Rule{Name: r.str(), Max: int(r.varint()), WindowMs: r.varint(), Calendar: quota.Calendar(r.byte())}
-			if zone := r.str(); zone != "" && r.err == nil {
+			if zone := r.str(); zone != "" && zone != "UTC" && r.err == nil { // nil is UTC, as events decodes it
 				loc, err := loadZone(zone)
 				if err != nil {
 					r.fail(err)

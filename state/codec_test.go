@@ -91,7 +91,6 @@ func TestValueCodecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	utc, _ := loadZone("UTC")
 	for _, pos := range []Position{{}, {Offset: 1, HWM: 2}, {Offset: math.MaxInt64, HWM: math.MinInt64}, {Offset: -1, HWM: 1_795_000_000_000},
 		{Offset: 120, HWM: 7, ChangelogEnd: 57, BatchStart: 100}} {
 		got, err := decodePosition(appendPositionValue(nil, pos))
@@ -108,7 +107,7 @@ func TestValueCodecs(t *testing.T) {
 			{Name: "weekly", Max: 5, WindowMs: 604_800_000},
 			{Name: "marketing-daily", Max: 1, Calendar: quota.Day, Zone: saoPaulo, Categories: []string{"marketing"}},
 			{Name: "agent-trial", Max: 2, WindowMs: 86_400_000, Scope: quota.ScopeAgentContact, Shadow: true},
-			{Name: "monthly", Max: 9, Calendar: quota.Month, Zone: utc, Categories: []string{"marketing", "utility"}},
+			{Name: "monthly", Max: 9, Calendar: quota.Month, Categories: []string{"marketing", "utility"}},
 		}}, Floor: 9},
 	} {
 		got, err := decodeSettings(appendSettingsValue(nil, bs))
