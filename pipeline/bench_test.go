@@ -21,18 +21,43 @@ import (
 // test). partitions=N runs N partition workers at once, as the processor
 // does; decisions/s is their sum.
 func BenchmarkDecideCommit(b *testing.B) {
+	one := quota.Settings{Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000}
 	for _, parts := range []int{1, 2} {
-		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchDecideCommit(b, parts) })
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchDecideCommit(b, parts, one, "") })
 	}
+	// The same workload under 10 rules (the default one and 9 more:
+	// rolling and calendar ones, per category, per agent, a shadow one),
+	// attempts of category marketing: the bound is 2× rules=1.
+	ten := tenRules()
+	b.Run("partitions=1/rules=1", func(b *testing.B) { benchDecideCommit(b, 1, one, "marketing") })
+	b.Run("partitions=1/rules=10", func(b *testing.B) { benchDecideCommit(b, 1, ten, "marketing") })
 }
 
-func benchDecideCommit(b *testing.B, parts int) {
+// tenRules returns settings with the default rule (3 per day) and 9 more.
+func tenRules() quota.Settings {
+	ny, _ := time.LoadLocation("America/New_York")
+	sp, _ := time.LoadLocation("America/Sao_Paulo")
+	s := quota.Settings{Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000, Exempt: []string{"authentication"}}
+	s.Rules = []quota.Rule{
+		{Name: "hourly", Max: 2, WindowMs: 3_600_000},
+		{Name: "weekly", Max: 5, WindowMs: 7 * 86_400_000},
+		{Name: "monthly-rolling", Max: 20, WindowMs: 30 * 86_400_000},
+		{Name: "per-agent", Max: 2, WindowMs: 86_400_000, Scope: quota.ScopeAgentContact},
+		{Name: "daily-sp", Max: 1, Calendar: quota.Day, Zone: sp, Categories: []string{"marketing"}},
+		{Name: "weekly-ny", Max: 4, Calendar: quota.Week, Zone: ny},
+		{Name: "month-ny", Max: 10, Calendar: quota.Month, Zone: ny},
+		{Name: "utility", Max: 9, WindowMs: 86_400_000, Categories: []string{"utility"}},
+		{Name: "trial", Max: 1, WindowMs: 86_400_000, Shadow: true},
+	}
+	return s
+}
+
+func benchDecideCommit(b *testing.B, parts int, s quota.Settings, category string) {
 	st, err := state.Open(b.TempDir(), state.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	s := quota.Settings{Version: 1, Enabled: true, Max: 3, WindowMs: 86_400_000}
 	deps := testDeciderDeps(st, s, 24*time.Hour)
 	const batch, contacts = 4096, 20_000
 	t0 := time.Now().Add(-time.Hour).UnixMilli()
@@ -47,7 +72,7 @@ func benchDecideCommit(b *testing.B, parts int) {
 				contact := fmt.Sprintf("c%d-%d", p, c)
 				recs[i] = record{Offset: int64(n + i), TimeMs: t0 + int64(n+i),
 					Key:   []byte("bot/" + contact),
-					Value: events.AppendAttempt(nil, fmt.Sprintf("att-%d-%d", p, n+i), "bot", contact, "ana", t0)}
+					Value: events.AppendAttemptCategory(nil, fmt.Sprintf("att-%d-%d", p, n+i), "bot", contact, "ana", category, t0)}
 			}
 			inputs[p] = append(inputs[p], recs)
 		}
