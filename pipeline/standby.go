@@ -77,6 +77,9 @@ func (r *Runner) runStandbys(ctx context.Context, gen *kafka.Generation, owned m
 	r.log.Info().Int32("generation", gen.ID).Interface("partitions", ids).Msg("standby copies")
 	r.metrics.standbyPartitions.Set(float64(len(ids)))
 	defer r.metrics.standbyPartitions.Set(0)
+	// A failure of the store stops every copy (and the processor).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(ids))
 	for i, id := range ids {
@@ -84,7 +87,9 @@ func (r *Runner) runStandbys(ctx context.Context, gen *kafka.Generation, owned m
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.run(ctx)
+			if errs[i] = s.run(ctx); errs[i] != nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
@@ -94,6 +99,7 @@ func (r *Runner) runStandbys(ctx context.Context, gen *kafka.Generation, owned m
 // standbyPartitions returns the partitions this member keeps a standby copy
 // of in generation gen: nil when ctx ends first.
 func (r *Runner) standbyPartitions(ctx context.Context, gen *kafka.Generation, owned map[int32]*partition) ([]int32, error) {
+	bo := newBackoff()
 	for {
 		members, err := r.describeGroup(ctx)
 		if err == nil {
@@ -106,8 +112,8 @@ func (r *Runner) standbyPartitions(ctx context.Context, gen *kafka.Generation, o
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		r.log.Debug().Err(err).Msg("placing the standby copies: describing the group again")
-		if !sleep(ctx, 200*time.Millisecond) {
+		r.log.Debug().Err(err).Dur("retry_in", bo.peek()).Msg("placing the standby copies: describing the group again")
+		if !sleep(ctx, bo.next()) {
 			return nil, ctx.Err()
 		}
 	}
