@@ -39,6 +39,12 @@ type Config struct {
 	// SessionTimeout of the consumer group: how soon a dead instance's
 	// partitions move. Default 10s.
 	SessionTimeout time.Duration
+	// StandbyReplicas is how many other instances keep a warm copy of each
+	// partition's state, following its committed changelog, so that a
+	// takeover applies only the tail (standby.go). Copies are placed from
+	// the consumer group's members and assignment; more than the number of
+	// other instances keeps one copy on each of them. Default 0: none.
+	StandbyReplicas int
 
 	// CreateTopics creates missing topics at start (attempts and settings with
 	// message.timestamp.type=CreateTime, Kafka's default; settings and changelog compacted). Default off;
@@ -163,6 +169,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pipeline: session-timeout: must be 1s..5m, got %s", c.SessionTimeout)
 	case c.Partitions < 1 || c.Partitions > 10000:
 		return fmt.Errorf("pipeline: partitions: must be 1..10000, got %d", c.Partitions)
+	case c.StandbyReplicas < 0:
+		return fmt.Errorf("pipeline: standby-replicas: must not be negative, got %d", c.StandbyReplicas)
 	case c.MaxBatch < 1:
 		return fmt.Errorf("pipeline: max-batch: must be positive, got %d", c.MaxBatch)
 	case c.FetchMaxBytes < 1024:

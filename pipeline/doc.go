@@ -51,6 +51,36 @@
 // (starting, restoring, rebuilding, running, stopped). Only a running
 // partition is ready and answers quota queries.
 //
+// # Standby copies
+//
+// With Config.StandbyReplicas = N, an instance keeps a warm copy of N
+// other instances' partitions (standby.go): it follows their changelog
+// from its local position on, read_committed as a restore does, and
+// applies it with the restore's code, keeping the local position's
+// ChangelogEnd where it stopped. When such a partition is assigned to
+// it, planResume finds the local state at the changelog's end, or a few
+// records short of it (the abort marker the fencing wrote, the batches of
+// the last moments), and the worker catches up only that tail. A standby
+// never decides and never writes to Kafka.
+//
+// There is no cluster protocol of its own: at the start of each
+// generation every instance describes the group (DescribeGroups: the
+// members and their assignments, as the owners lookup reads them) and
+// computes the same placement, placeStandbys (placement.go,
+// testdata/standby): for each partition, N members other than its owner,
+// the least loaded first (partitions owned plus copies), ties to the
+// first after the owner in member-id order; N larger than the number of
+// other instances keeps one copy on each of them. The balancer does not
+// take the copies into account (with two instances it would not matter).
+// Standbys run under the generation, like the workers, each with one
+// standbyState (starting, restoring, following, stopped): the generation
+// ends only once every standby has stopped, its last local commit done,
+// so no worker of the next generation starts on a partition while this
+// instance's standby of it still writes; within a generation the
+// placement never puts a copy on the owner, and a standby is never
+// started for a partition this instance owns. Readiness does not wait for
+// the copies.
+//
 // # Queries
 //
 // Any instance answers a quota query: one that does not own the contact's

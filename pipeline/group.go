@@ -99,6 +99,21 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 		case <-ctx.Done():
 		}
 	})
+	if r.cfg.StandbyReplicas > 0 {
+		// Copies of other instances' partitions, for this generation.
+		wg.Add(1)
+		gen.Start(func(gctx context.Context) {
+			defer wg.Done()
+			sctx, scancel := context.WithCancel(ctx)
+			defer scancel()
+			stop := context.AfterFunc(gctx, scancel)
+			defer stop()
+			if err := r.runStandbys(sctx, gen, parts); err != nil {
+				r.log.Error().Err(err).Msg("stopping the processor")
+				cancel(err)
+			}
+		})
+	}
 	for _, a := range assigned {
 		p := parts[int32(a.ID)]
 		offset := a.Offset

@@ -29,6 +29,14 @@ type metrics struct {
 	fetchErrors     *prometheus.CounterVec // topic
 	ready           prometheus.Gauge
 	partitionsOwned prometheus.Gauge
+	// restoreRemaining: changelog records a restore or catch-up of an
+	// owned partition still has to read, by partition.
+	restoreRemaining *prometheus.GaugeVec
+	// changelogApplied: changelog records applied to the local store, by
+	// restore (an owned partition's restore or catch-up) or standby.
+	changelogApplied  *prometheus.CounterVec
+	standbyLag        *prometheus.GaugeVec // partition
+	standbyPartitions prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -97,10 +105,22 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		partitionsOwned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sendgate_partitions_owned", Help: "Attempts partitions assigned to this instance.",
 		}),
+		restoreRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sendgate_restore_remaining_records", Help: "Changelog offsets an owned partition's restore or catch-up still has to read (its end - its position), while it runs.",
+		}, []string{"partition"}),
+		changelogApplied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendgate_changelog_applied_records_total", Help: "Changelog records applied to the local store, by who applied them: restore (an owned partition's restore or catch-up) or standby (a warm copy of another instance's partition).",
+		}, []string{"by"}),
+		standbyLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sendgate_standby_lag", Help: "Changelog offsets a standby copy is behind the changelog's last stable offset, by partition.",
+		}, []string{"partition"}),
+		standbyPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sendgate_standby_partitions", Help: "Partitions this instance keeps a standby copy of (owned by other instances).",
+		}),
 	}
 	reg.MustRegister(m.verdicts, m.ruleVerdicts, m.wouldBlock, m.consumed, m.dlq, m.forwarded, m.transactions, m.txnSeconds, m.duplicates, m.failedReleased, m.settingsApplied,
 		m.batchSize, m.batchLatency, m.decisionDelay, m.lag, m.stateKeys, m.publishRetries,
-		m.fetchErrors, m.ready, m.partitionsOwned)
+		m.fetchErrors, m.ready, m.partitionsOwned, m.restoreRemaining, m.changelogApplied, m.standbyLag, m.standbyPartitions)
 	return m
 }
 

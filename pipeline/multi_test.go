@@ -21,6 +21,7 @@ import (
 type instance struct {
 	r      *pipeline.Runner
 	st     *state.Store
+	reg    *prometheus.Registry // the runner's metrics
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -50,12 +51,13 @@ func (e *env) instanceWith(dir string, mod func(*pipeline.Config)) *instance {
 	if mod != nil {
 		mod(&cfg)
 	}
-	r, err := pipeline.New(cfg, st, prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	r, err := pipeline.New(cfg, st, reg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{r: r, st: st, cancel: cancel, done: make(chan error, 1)}
+	in := &instance{r: r, st: st, reg: reg, cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- r.Run(ctx) }()
 	return in
 }

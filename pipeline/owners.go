@@ -71,33 +71,54 @@ func (o *owners) lookup(ctx context.Context, r *Runner, p int) (string, error) {
 	if time.Since(o.at) < o.refresh/4 {
 		return o.byPart[p], nil // described a moment ago: do not ask again at once
 	}
-	resp, err := r.kafka.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{r.cfg.GroupID}})
+	members, err := r.describeGroup(ctx)
 	o.at = time.Now()
 	if err != nil {
-		return "", fmt.Errorf("describe group %s: %w", r.cfg.GroupID, err)
+		return "", err
 	}
 	byPart := map[int]string{}
-	for _, g := range resp.Groups {
-		if g.Error != nil {
-			return "", fmt.Errorf("describe group %s: %w", r.cfg.GroupID, g.Error)
+	for _, m := range members {
+		if m.addr == "" {
+			continue
 		}
-		for _, m := range g.Members {
-			addr := string(m.MemberMetadata.UserData)
-			if addr == "" {
-				continue
-			}
-			for _, t := range m.MemberAssignments.Topics {
-				if t.Topic != r.cfg.AttemptsTopic {
-					continue
-				}
-				for _, part := range t.Partitions {
-					byPart[part] = addr
-				}
-			}
+		for _, part := range m.parts {
+			byPart[part] = m.addr
 		}
 	}
 	o.byPart = byPart
 	return byPart[p], nil
+}
+
+// groupMember is a member of the consumer group as the coordinator
+// describes it: its id, advertised HTTP address and attempts partitions.
+type groupMember struct {
+	id, addr string
+	parts    []int
+}
+
+// describeGroup asks the group coordinator for the members of the group
+// and their assignments (DescribeGroups).
+func (r *Runner) describeGroup(ctx context.Context) ([]groupMember, error) {
+	resp, err := r.kafka.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{r.cfg.GroupID}})
+	if err != nil {
+		return nil, fmt.Errorf("describe group %s: %w", r.cfg.GroupID, err)
+	}
+	var members []groupMember
+	for _, g := range resp.Groups {
+		if g.Error != nil {
+			return nil, fmt.Errorf("describe group %s: %w", r.cfg.GroupID, g.Error)
+		}
+		for _, m := range g.Members {
+			gm := groupMember{id: m.MemberID, addr: string(m.MemberMetadata.UserData)}
+			for _, t := range m.MemberAssignments.Topics {
+				if t.Topic == r.cfg.AttemptsTopic {
+					gm.parts = append(gm.parts, t.Partitions...)
+				}
+			}
+			members = append(members, gm)
+		}
+	}
+	return members, nil
 }
 
 // invalidate makes the next lookup describe the group again (a new

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sendgate/sendgate/state"
 )
 
@@ -26,80 +28,148 @@ const (
 // changelog holds none) and how many records it applied.
 func (p *partition) restore(ctx context.Context, from, stop int64) (state.Position, bool, int, error) {
 	r := p.r
-	topic := r.cfg.ChangelogTopic
+	a := newApplier(r, p.id, "restore")
+	defer a.close()
+	remaining := r.metrics.restoreRemaining.WithLabelValues(partLabel(p.id))
+	defer r.metrics.restoreRemaining.DeleteLabelValues(partLabel(p.id))
 	off := from
-	posKey := state.PositionKey(p.id)
-	var posValue []byte
-	var recs []record
-	n := 0
-	b := r.store.NewBatch()
-	defer func() { b.Close() }()
 	for off < stop {
-		res, err := r.kafka.fetchBytes(ctx, topic, int(p.id), off, restoreFetchRecords, restoreFetchBytes, recs, true)
-		recs = res.records
-		if err != nil {
-			return state.Position{}, false, n, fmt.Errorf("changelog %s partition %d offset %d: %w", topic, p.id, off, err)
+		remaining.Set(float64(stop - off))
+		var err error
+		if off, _, err = a.step(ctx, off, stop); err != nil {
+			return state.Position{}, false, a.n, err
 		}
-		if len(recs) == 0 {
-			switch {
-			case res.next > off:
-				off = res.next
-			case res.sawEarlier:
-				// Only records before off came back: a batch whose tail
-				// compaction removed. Step past it.
-				off++
-			default:
-				// Throttled, or nothing yet: try again; a restore never
-				// stops short of the end (its position would lie).
-				if !sleep(ctx, 50*time.Millisecond) {
-					return state.Position{}, false, n, ctx.Err()
-				}
+		if a.pending() >= restoreFetchRecords {
+			if err := a.flush(); err != nil {
+				return state.Position{}, false, a.n, err
 			}
-			continue
-		}
-		for i := range recs {
-			if recs[i].Offset >= stop {
-				break
-			}
-			if bytes.Equal(recs[i].Key, posKey) {
-				posValue = recs[i].Value
-				continue
-			}
-			if err := b.Restore(p.id, recs[i].Key, recs[i].Value); err != nil {
-				return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
-			}
-			n++
-		}
-		off = res.next
-		if b.Len() >= restoreFetchRecords {
-			if err := b.CommitNoSync(); err != nil {
-				return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
-			}
-			b = r.store.NewBatch()
 		}
 	}
+	pos, found, err := a.commit(stop, true)
+	return pos, found, a.n, err
+}
+
+// applier applies a partition's changelog records to the local store, for
+// a restore or catch-up (restore) and for a standby copy (standby.go): the
+// same code brings a state up to date whoever follows the changelog.
+type applier struct {
+	r      *Runner
+	id     int32
+	posKey []byte
+	// posValue is the last position record applied since the last commit
+	// (nil: none).
+	posValue []byte
+	recs     []record
+	b        *state.Batch
+	// n counts the state records applied (position records aside).
+	n       int
+	applied prometheus.Counter
+}
+
+func newApplier(r *Runner, id int32, by string) *applier {
+	return &applier{r: r, id: id, posKey: state.PositionKey(id), b: r.store.NewBatch(),
+		applied: r.metrics.changelogApplied.WithLabelValues(by)}
+}
+
+// step fetches the changelog from offset off (read_committed) and adds its
+// records below stop to the batch in hand. It returns the offset to fetch
+// from next: off itself when nothing came back, after a short wait
+// (throttled, or nothing there yet). The fetch result is returned for its
+// last stable offset.
+func (a *applier) step(ctx context.Context, off, stop int64) (int64, fetchResult, error) {
+	topic := a.r.cfg.ChangelogTopic
+	res, err := a.r.kafka.fetchBytes(ctx, topic, int(a.id), off, restoreFetchRecords, restoreFetchBytes, a.recs, true)
+	a.recs = res.records
+	if err != nil {
+		return off, res, fmt.Errorf("changelog %s partition %d offset %d: %w", topic, a.id, off, err)
+	}
+	if len(a.recs) == 0 {
+		switch {
+		case res.next > off:
+			return res.next, res, nil
+		case res.sawEarlier:
+			// Only records before off came back: a batch whose tail
+			// compaction removed. Step past it.
+			return off + 1, res, nil
+		}
+		// Throttled, or nothing yet: try again; a restore never stops
+		// short of the end (its position would lie).
+		if !sleep(ctx, 50*time.Millisecond) {
+			return off, res, ctx.Err()
+		}
+		return off, res, nil
+	}
+	n := 0
+	for i := range a.recs {
+		if a.recs[i].Offset >= stop {
+			break
+		}
+		if bytes.Equal(a.recs[i].Key, a.posKey) {
+			a.posValue = a.recs[i].Value
+			continue
+		}
+		if err := a.b.Restore(a.id, a.recs[i].Key, a.recs[i].Value); err != nil {
+			return off, res, storageErr("partition %d: restore: %w", a.id, err)
+		}
+		n++
+	}
+	a.n += n
+	a.applied.Add(float64(n))
+	return res.next, res, nil
+}
+
+// pending is the number of operations in the batch in hand.
+func (a *applier) pending() int { return a.b.Len() }
+
+// flush commits the batch in hand without a position (without fsync): a
+// restore cut short afterwards leaves the old position, from which it is
+// done again.
+func (a *applier) flush() error {
+	if err := a.b.CommitNoSync(); err != nil {
+		return storageErr("partition %d: restore: %w", a.id, err)
+	}
+	a.b = a.r.store.NewBatch()
+	return nil
+}
+
+// commit commits the batch in hand with the position: the last position
+// record applied since the last commit, else the local one (records
+// without a position, or none at all), with ChangelogEnd = end, everything
+// before end being applied. Without any position (a changelog that holds
+// none so far) the batch is committed without one. sync waits for fsync
+// (Store options permitting). It returns the position and whether there is
+// one, and leaves a new batch in hand.
+func (a *applier) commit(end int64, sync bool) (state.Position, bool, error) {
 	var pos state.Position
-	found := posValue != nil
+	found := a.posValue != nil
 	if found {
 		var err error
-		if pos, err = state.DecodePosition(posValue); err != nil {
-			return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
+		if pos, err = state.DecodePosition(a.posValue); err != nil {
+			return state.Position{}, false, storageErr("partition %d: restore: %w", a.id, err)
 		}
-	} else if local, ok, err := r.store.Position(p.id); err != nil {
-		return state.Position{}, false, n, storageErr("partition %d: position: %w", p.id, err)
+	} else if local, ok, err := a.r.store.Position(a.id); err != nil {
+		return state.Position{}, false, storageErr("partition %d: position: %w", a.id, err)
 	} else if ok {
 		pos, found = local, true // a catch-up over records without a position
 	}
 	if found {
-		// Everything up to stop is applied.
-		pos.ChangelogEnd = stop
-		b.PutPosition(p.id, pos)
+		pos.ChangelogEnd = end
+		a.b.PutPosition(a.id, pos)
 	}
-	if err := b.Commit(); err != nil {
-		return state.Position{}, false, n, storageErr("partition %d: restore: %w", p.id, err)
+	commit := a.b.CommitNoSync
+	if sync {
+		commit = a.b.Commit
 	}
-	return pos, found, n, nil
+	err := commit()
+	a.b, a.posValue = a.r.store.NewBatch(), nil
+	if err != nil {
+		return state.Position{}, false, storageErr("partition %d: restore: %w", a.id, err)
+	}
+	return pos, found, nil
 }
+
+// close discards the batch in hand.
+func (a *applier) close() { a.b.Close() }
 
 // outOfRange handles a stored offset the partition no longer has: beyond its
 // end (the topic was recreated: the group's offset belongs to the old log,

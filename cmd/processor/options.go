@@ -58,6 +58,7 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		httpAddr  = fs.String("http-addr", "127.0.0.1:8080", "health, metrics and query API")
 		advAddr   = fs.String("advertised-http-addr", "", "host:port other instances forward quota queries to (default: --http-addr as it listens; this host's name when it listens on all interfaces)")
 		session   = fs.Duration("session-timeout", 10*time.Second, "consumer-group session timeout: how soon a dead instance's partitions move")
+		standbys  = fs.Int("standby-replicas", 0, "how many other instances keep a warm copy of each partition's state (following its committed changelog), so that a takeover applies only the tail")
 		logLevel  = fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 		create    = fs.Bool("create-topics", true, "create missing topics at start (attempts and settings with CreateTime, settings and changelog compacted)")
 		parts     = fs.Int("partitions", 8, "partition count of the attempts and verdicts topics when they are created")
@@ -158,6 +159,7 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		DLQTopic:         *dlq,
 		ChangelogTopic:   *changelog,
 		SessionTimeout:   *session,
+		StandbyReplicas:  *standbys,
 		CreateTopics:     *create || len(o.brokers) == 0,
 		Partitions:       *parts,
 		MaxBatch:         *maxBatch,

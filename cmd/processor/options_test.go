@@ -43,6 +43,8 @@ func TestOptionErrors(t *testing.T) {
 		{"same topic twice, one from env", []string{"--attempts-topic", "x"}, []string{"SENDGATE_VERDICTS_TOPIC=x"}, `SENDGATE_VERDICTS_TOPIC (--verdicts-topic): "x" is also the attempts-topic`},
 		{"session timeout from env", nil, []string{"SENDGATE_SESSION_TIMEOUT=0s"}, `SENDGATE_SESSION_TIMEOUT (--session-timeout): must be positive`},
 		{"session timeout too long", []string{"--session-timeout", "6m"}, nil, `--session-timeout: must be 1s..5m`},
+		{"negative standby replicas", []string{"--standby-replicas", "-1"}, nil, `--standby-replicas: must not be negative, got -1`},
+		{"negative standby replicas from env", nil, []string{"SENDGATE_STANDBY_REPLICAS=-2"}, `SENDGATE_STANDBY_REPLICAS (--standby-replicas): must not be negative, got -2`},
 		{"bad env value", nil, []string{"SENDGATE_MAX_BATCH=many"}, `SENDGATE_MAX_BATCH (--max-batch): invalid value "many"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,5 +124,29 @@ func TestCheckConfigRejects(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "processor: --brokers: no broker") {
 		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+}
+
+// --standby-replicas (SENDGATE_STANDBY_REPLICAS) reaches pipeline.Config;
+// its default is 0.
+func TestStandbyReplicasOption(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want int
+	}{
+		{nil, nil, 0},
+		{[]string{"--standby-replicas", "1"}, nil, 1},
+		{nil, []string{"SENDGATE_STANDBY_REPLICAS=2"}, 2},
+		{[]string{"--standby-replicas", "3"}, []string{"SENDGATE_STANDBY_REPLICAS=2"}, 3},
+	} {
+		var out bytes.Buffer
+		o, err := parseOptions(tc.args, tc.env, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.pipeline.StandbyReplicas != tc.want {
+			t.Errorf("args %q env %q: StandbyReplicas %d, want %d", tc.args, tc.env, o.pipeline.StandbyReplicas, tc.want)
+		}
 	}
 }
