@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,30 @@ func TestRules(t *testing.T) {
 		t.Fatalf("x1: an exempt verdict has no limit and no rules: %s", raw)
 	}
 
+	// An invalid rule makes the whole event invalid: nothing changes, and
+	// it is dead-lettered naming the field. An attempt with an empty
+	// category is rejected.
+	bad := strings.Replace(strings.Replace(rulesSettings, `"version":1`, `"version":2`, 1), `"time_zone":"UTC"`, `"time_zone":"Mars/Olympus"`, 1)
+	e.produce(settingsTopic, []byte("bot1"), []byte(bad), time.Now())
+	e.attemptWith("e1", "", t0.Add(3*time.Minute+time.Second))
+	e.produce(attemptsTopic, []byte("bot1/c1"), []byte(`{"specversion":"1.0","id":"e2","source":"/x","type":"desk.active_message.requested","time":"2026-11-26T10:00:00Z",`+
+		`"data":{"bot_id":"bot1","contact_id":"c1","agent_id":"ana","category":""}}`), t0.Add(3*time.Minute+2*time.Second))
+	if v := e.verdict("e1"); v.SettingsVersion != 1 || v.Rule != "default" {
+		t.Fatalf("e1 after an invalid settings event: %+v", v)
+	}
+	if v := e.verdict("e2"); v.Outcome != events.Rejected || !strings.Contains(v.Error, "data.category") {
+		t.Fatalf("e2, empty category: %+v", v)
+	}
+	var sawSettings bool
+	for _, r := range e.dlqN(2) {
+		if header(r, "sendgate-source-topic") == settingsTopic {
+			sawSettings = strings.Contains(header(r, "sendgate-error"), "rules[0].time_zone")
+		}
+	}
+	if !sawSettings {
+		t.Fatal("the invalid settings event was not dead-lettered naming rules[0].time_zone")
+	}
+
 	// A new instance with an empty data dir restores the histories from the
 	// changelog, categories included: marketing is still full today.
 	e.stop()
@@ -88,8 +113,8 @@ func TestRules(t *testing.T) {
 	if v := e.verdict("m3"); v.Outcome != events.Blocked || v.Rule != "marketing-daily" {
 		t.Fatalf("m3 after a restore: %+v", v)
 	}
-	if v := e.verdict("n1"); v.Outcome != events.Allowed || v.Used != 3 || v.Rule != "default" {
-		t.Fatalf("n1 after a restore (m1, u1 and n1 count for default): %+v", v)
+	if v := e.verdict("n1"); v.Outcome != events.Allowed || v.Used != 4 || v.Rule != "default" {
+		t.Fatalf("n1 after a restore (m1, u1, e1 and n1 count for default): %+v", v)
 	}
 	// A redelivered attempt re-emits its stored verdict, rules and all.
 	e.attemptWith("m1", "marketing", t0.Add(6*time.Minute))
