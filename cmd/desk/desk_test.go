@@ -456,14 +456,15 @@ func TestBrowser(t *testing.T) {
 	// shows was computed between the click and the read.
 	checkWait(t, "error toast", toast, "Active message limit reached for this contact. Try again in ", ".", retryAt, sent3.Add(-5*time.Millisecond), time.Now().Add(5*time.Millisecond))
 	// The toasts (up to three: the two sends' and this one) cover nothing
-	// of the settings card's text and controls.
+	// of the settings card's text and controls (that are shown: the closed
+	// "more rules" panel's are not).
 	overlap := eval("toasts over the settings card", `(() => {
 		const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 		const toasts = [...document.querySelectorAll('#toasts .toast')].map((t) => t.getBoundingClientRect());
 		const out = [];
 		for (const e of document.querySelectorAll('#settings-card :is(h2, .hint, label, legend, small, input, select, button, #settings-status)')) {
 			const r = e.getBoundingClientRect();
-			if (r.width && toasts.some((t) => hit(t, r))) out.push(e.id || e.tagName.toLowerCase() + ':' + e.textContent.trim().slice(0, 30));
+			if (r.width && e.checkVisibility() && toasts.some((t) => hit(t, r))) out.push(e.id || e.tagName.toLowerCase() + ':' + e.textContent.trim().slice(0, 30));
 		}
 		return toasts.length + ' toasts; covered: ' + out.join(', ');
 	})()`)
