@@ -26,10 +26,10 @@ type Backend interface {
 	Ready() bool
 	// Settings returns the settings in force for bot.
 	Settings(bot string) quota.Settings
-	// Quota evaluates a contact's limit at time at; pipeline.ErrNotOwned
-	// when this instance does not own (or has not restored) the contact's
-	// partition.
-	Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error)
+	// Quota evaluates a contact's limit at time at for an attempt of agent
+	// and category ("" for none); pipeline.ErrNotOwned when this instance
+	// does not own (or has not restored) the contact's partition.
+	Quota(bot, contact, agent, category string, at time.Time) (quota.Decision, quota.Settings, error)
 	// Owner returns the HTTP address (host:port) of the instance that owns
 	// the contact's partition, to forward a quota query to; "" when none
 	// other is known.
@@ -171,10 +171,46 @@ type settingsBody struct {
 }
 
 type activeMessages struct {
-	LimitEnabled  bool   `json:"limit_enabled"`
-	MaxPerContact *int   `json:"max_per_contact,omitempty"`
-	WindowSeconds int64  `json:"window_seconds"`
-	Scope         string `json:"scope"`
+	LimitEnabled     bool       `json:"limit_enabled"`
+	MaxPerContact    *int       `json:"max_per_contact,omitempty"`
+	WindowSeconds    int64      `json:"window_seconds"`
+	Scope            string     `json:"scope"`
+	Rules            []ruleBody `json:"rules,omitempty"`
+	ExemptCategories []string   `json:"exempt_categories,omitempty"`
+}
+
+// ruleBody is a rule in the settings answer, every default filled in.
+type ruleBody struct {
+	Name          string   `json:"name"`
+	Max           int      `json:"max"`
+	WindowSeconds *int64   `json:"window_seconds,omitempty"`
+	Calendar      string   `json:"calendar,omitempty"`
+	TimeZone      string   `json:"time_zone,omitempty"`
+	Scope         string   `json:"scope"`
+	Mode          string   `json:"mode"`
+	Categories    []string `json:"categories,omitempty"`
+}
+
+func rulesBody(rules []quota.Rule) []ruleBody {
+	var out []ruleBody
+	for i := range rules {
+		r := &rules[i]
+		b := ruleBody{Name: r.Name, Max: r.Max, Calendar: r.Calendar.String(), TimeZone: r.ZoneName(),
+			Scope: r.Scope.String(), Mode: mode(r.Shadow), Categories: r.Categories}
+		if r.Calendar == quota.Rolling {
+			w := r.WindowMs / 1000
+			b.WindowSeconds = &w
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func mode(shadow bool) string {
+	if shadow {
+		return "shadow"
+	}
+	return "enforce"
 }
 
 func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
@@ -186,6 +222,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	st := s.backend.Settings(bot)
 	body := settingsBody{BotID: bot, Version: st.Version, ActiveMessages: activeMessages{
 		LimitEnabled: st.Enabled, WindowSeconds: st.WindowSeconds(), Scope: st.Scope.String(),
+		Rules: rulesBody(st.Rules), ExemptCategories: st.Exempt,
 	}}
 	if st.Max > 0 {
 		m := st.Max
@@ -194,18 +231,76 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, body)
 }
 
-// quotaBody is the response of the quota query.
+// quotaBody is the response of the quota query. Rule, Calendar, TimeZone and
+// Rules are there only for a bot with rules or exempt categories whose limit
+// is enabled, Exempt only for an exempt category; WindowSeconds is absent
+// when the binding rule is a calendar one.
 type quotaBody struct {
-	BotID             string  `json:"bot_id"`
-	ContactID         string  `json:"contact_id"`
-	AgentID           string  `json:"agent_id,omitempty"`
-	LimitEnabled      bool    `json:"limit_enabled"`
-	Limit             *int    `json:"limit,omitempty"`
-	Used              int     `json:"used"`
-	Remaining         *int    `json:"remaining,omitempty"`
-	WindowSeconds     int64   `json:"window_seconds"`
-	RetryAt           *string `json:"retry_at,omitempty"`
-	RetryAfterSeconds *int64  `json:"retry_after_seconds,omitempty"`
+	BotID             string      `json:"bot_id"`
+	ContactID         string      `json:"contact_id"`
+	AgentID           string      `json:"agent_id,omitempty"`
+	LimitEnabled      bool        `json:"limit_enabled"`
+	Exempt            bool        `json:"exempt,omitempty"`
+	Rule              string      `json:"rule,omitempty"`
+	Limit             *int        `json:"limit,omitempty"`
+	Used              int         `json:"used"`
+	Remaining         *int        `json:"remaining,omitempty"`
+	WindowSeconds     *int64      `json:"window_seconds,omitempty"`
+	Calendar          string      `json:"calendar,omitempty"`
+	TimeZone          string      `json:"time_zone,omitempty"`
+	RetryAt           *string     `json:"retry_at,omitempty"`
+	RetryAfterSeconds *int64      `json:"retry_after_seconds,omitempty"`
+	Rules             []ruleUsage `json:"rules,omitempty"`
+}
+
+// ruleUsage is one rule's state in a quota answer.
+type ruleUsage struct {
+	Name       string  `json:"name"`
+	Mode       string  `json:"mode"`
+	Limit      int     `json:"limit"`
+	Used       int     `json:"used"`
+	Remaining  int     `json:"remaining"`
+	RetryAt    *string `json:"retry_at,omitempty"`
+	WouldBlock bool    `json:"would_block,omitempty"`
+}
+
+// quotaAnswer is the quota answer of decision d (quota.Usage) under settings
+// st: the window is the binding rule's, or the default rule's.
+func quotaAnswer(bot, contact, agent string, d quota.Decision, st quota.Settings) quotaBody {
+	body := quotaBody{BotID: bot, ContactID: contact, AgentID: agent, LimitEnabled: d.Enabled, Used: d.Used}
+	switch {
+	case d.Rule == "":
+		w := st.WindowSeconds()
+		body.WindowSeconds = &w
+	case d.Calendar == quota.Rolling:
+		w := d.WindowMs / 1000
+		body.WindowSeconds = &w
+	default:
+		body.Calendar, body.TimeZone = d.Calendar.String(), d.Zone.String()
+	}
+	if d.Reason == quota.Exempt {
+		body.Exempt = true
+		return body
+	}
+	if d.Enabled {
+		l, rem := d.Limit, d.Remaining
+		body.Limit, body.Remaining = &l, &rem
+	}
+	if d.RetryAt != 0 {
+		ts := string(events.AppendTime(nil, d.RetryAt))
+		ra := d.RetryAfterSeconds
+		body.RetryAt, body.RetryAfterSeconds = &ts, &ra
+	}
+	body.Rule = d.Rule
+	for _, u := range d.Rules {
+		ru := ruleUsage{Name: u.Name, Mode: mode(u.Shadow), Limit: u.Limit, Used: u.Used, Remaining: u.Remaining, WouldBlock: u.WouldBlock}
+		if u.RetryAt != 0 {
+			ts := string(events.AppendTime(nil, u.RetryAt))
+			ru.RetryAt = &ts
+		}
+		body.Rules = append(body.Rules, ru)
+	}
+	return body
 }
 
 func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
@@ -224,6 +319,17 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	category := q.Get("category")
+	if q.Has("category") {
+		switch {
+		case category == "":
+			httpjson.Error(w, http.StatusBadRequest, "category: must not be empty (leave it out for an attempt without a category)")
+			return
+		case len(category) > quota.MaxCategoryLen:
+			httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("category: must be at most %d bytes, got %d", quota.MaxCategoryLen, len(category)))
+			return
+		}
+	}
 	at := s.cfg.now()
 	if v := q.Get("at"); v != "" || q.Has("at") {
 		t, err := time.Parse(time.RFC3339Nano, v)
@@ -233,11 +339,11 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 		}
 		at = t
 	}
-	if st := s.backend.Settings(bot); st.Scope == quota.ScopeAgentContact && agent == "" {
-		httpjson.Error(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
+	if st := s.backend.Settings(bot); agent == "" && st.NeedsAgent(category) {
+		httpjson.Error(w, http.StatusBadRequest, agentRequired)
 		return
 	}
-	d, st, err := s.backend.Quota(bot, contact, agent, at)
+	d, st, err := s.backend.Quota(bot, contact, agent, category, at)
 	if errors.Is(err, pipeline.ErrNotOwned) {
 		if r.Header.Get(forwardedHeader) == "" {
 			owner, oerr := s.backend.Owner(bot, contact)
@@ -258,23 +364,15 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusServiceUnavailable, "quota unavailable; try again")
 		return
 	}
-	if st.Scope == quota.ScopeAgentContact && agent == "" {
-		httpjson.Error(w, http.StatusBadRequest, "agent_id: required: the bot's limit scope is agent_contact")
+	if agent == "" && st.NeedsAgent(category) {
+		httpjson.Error(w, http.StatusBadRequest, agentRequired)
 		return
 	}
-	body := quotaBody{BotID: bot, ContactID: contact, AgentID: agent, LimitEnabled: d.Enabled,
-		Used: d.Used, WindowSeconds: st.WindowSeconds()}
-	if d.Enabled {
-		l, rem := d.Limit, d.Remaining
-		body.Limit, body.Remaining = &l, &rem
-	}
-	if d.RetryAt != 0 {
-		ts := string(events.AppendTime(nil, d.RetryAt))
-		ra := d.RetryAfterSeconds
-		body.RetryAt, body.RetryAfterSeconds = &ts, &ra
-	}
-	httpjson.Write(w, http.StatusOK, body)
+	httpjson.Write(w, http.StatusOK, quotaAnswer(bot, contact, agent, d, st))
 }
+
+// agentRequired is the 400 of a quota query without agent_id that needs one.
+const agentRequired = "agent_id: required: the bot's limit scope, or that of a rule that applies, is agent_contact"
 
 func checkID(name, v string) string {
 	switch {

@@ -39,8 +39,8 @@ type fakeBackend struct {
 }
 
 type query struct {
-	bot, contact, agent string
-	at                  time.Time
+	bot, contact, agent, category string
+	at                            time.Time
 }
 
 func (f *fakeBackend) Ready() bool { return f.ready }
@@ -54,7 +54,7 @@ func (f *fakeBackend) Settings(bot string) quota.Settings {
 	return quota.Disabled()
 }
 
-func (f *fakeBackend) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
+func (f *fakeBackend) Quota(bot, contact, agent, category string, at time.Time) (quota.Decision, quota.Settings, error) {
 	if f.entered != nil {
 		f.entered <- struct{}{}
 	}
@@ -62,7 +62,7 @@ func (f *fakeBackend) Quota(bot, contact, agent string, at time.Time) (quota.Dec
 		<-f.block
 	}
 	f.mu.Lock()
-	f.queries = append(f.queries, query{bot, contact, agent, at})
+	f.queries = append(f.queries, query{bot, contact, agent, category, at})
 	f.mu.Unlock()
 	st := f.Settings(bot)
 	if f.quotaSettings != nil {
@@ -124,7 +124,14 @@ var (
 	enabled      = quota.Settings{Version: 42, Enabled: true, Max: 3, WindowMs: 86400000, Scope: quota.ScopeContact}
 	agentContact = quota.Settings{Version: 7, Enabled: true, Max: 1, WindowMs: 3600000, Scope: quota.ScopeAgentContact}
 	disabledMax  = quota.Settings{Version: 3, Max: 5, WindowMs: 60000}
-	long         = strings.Repeat("b", 257)
+	saoPaulo, _  = time.LoadLocation("America/Sao_Paulo")
+	withRules    = quota.Settings{Version: 43, Enabled: true, Max: 3, WindowMs: 86400000, Exempt: []string{"authentication"},
+		Rules: []quota.Rule{
+			{Name: "weekly", Max: 5, WindowMs: 604800000},
+			{Name: "marketing-daily", Max: 1, Calendar: quota.Day, Zone: saoPaulo, Categories: []string{"marketing"}},
+			{Name: "agent-trial", Max: 2, WindowMs: 86400000, Scope: quota.ScopeAgentContact, Shadow: true, Categories: []string{"utility"}},
+		}}
+	long = strings.Repeat("b", 257)
 )
 
 func TestProbes(t *testing.T) {
@@ -164,7 +171,7 @@ func TestProbes(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	b := &fakeBackend{settings: map[string]quota.Settings{
-		"support@bots": enabled, "sales/bots": agentContact, "quiet": disabledMax,
+		"support@bots": enabled, "sales/bots": agentContact, "quiet": disabledMax, "ruled": withRules,
 	}}
 	h := newTestServer(t, Config{}, b).Handler()
 	for _, c := range []struct {
@@ -180,6 +187,12 @@ func TestSettings(t *testing.T) {
 			`{"bot_id":"sales/bots","version":7,"active_messages":{"limit_enabled":true,"max_per_contact":1,"window_seconds":3600,"scope":"agent_contact"}}`},
 		{"disabled with a max", "/v1/bots/quiet/settings", 200,
 			`{"bot_id":"quiet","version":3,"active_messages":{"limit_enabled":false,"max_per_contact":5,"window_seconds":60,"scope":"contact"}}`},
+		{"rules", "/v1/bots/ruled/settings", 200,
+			`{"bot_id":"ruled","version":43,"active_messages":{"limit_enabled":true,"max_per_contact":3,"window_seconds":86400,"scope":"contact",` +
+				`"rules":[{"name":"weekly","max":5,"window_seconds":604800,"scope":"contact","mode":"enforce"},` +
+				`{"name":"marketing-daily","max":1,"calendar":"day","time_zone":"America/Sao_Paulo","scope":"contact","mode":"enforce","categories":["marketing"]},` +
+				`{"name":"agent-trial","max":2,"window_seconds":86400,"scope":"agent_contact","mode":"shadow","categories":["utility"]}],` +
+				`"exempt_categories":["authentication"]}}`},
 		{"unknown bot", "/v1/bots/nobody%20here/settings", 200,
 			`{"bot_id":"nobody here","version":0,"active_messages":{"limit_enabled":false,"window_seconds":86400,"scope":"contact"}}`},
 		{"bot too long", "/v1/bots/" + long + "/settings", 400, `{"error":"bot_id: must be at most 256 bytes, got 257"}`},
@@ -194,6 +207,24 @@ func TestQuota(t *testing.T) {
 	full := quota.Decision{Outcome: quota.Blocked, Reason: quota.LimitReached, Enabled: true, Limit: 3, Used: 3,
 		RetryAt: retryAt, RetryAfterSeconds: 86400}
 	off := quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 4}
+	byWeekly := quota.Decision{Outcome: quota.Blocked, Reason: quota.LimitReached, Enabled: true, Limit: 5, Used: 5,
+		RetryAt: retryAt, RetryAfterSeconds: 86400, WindowMs: 604800000, Rule: "weekly", Rules: []quota.RuleUsage{
+			{Name: "default", Limit: 3, Used: 2, Remaining: 1},
+			{Name: "weekly", Limit: 5, Used: 5, RetryAt: retryAt},
+		}}
+	byDaily := quota.Decision{Outcome: quota.Blocked, Reason: quota.LimitReached, Enabled: true, Limit: 1, Used: 1,
+		RetryAt: retryAt, RetryAfterSeconds: 86400, Calendar: quota.Day, Zone: saoPaulo, Rule: "marketing-daily", Rules: []quota.RuleUsage{
+			{Name: "default", Limit: 3, Used: 1, Remaining: 2},
+			{Name: "weekly", Limit: 5, Used: 1, Remaining: 4},
+			{Name: "marketing-daily", Limit: 1, Used: 1, RetryAt: retryAt},
+		}}
+	shadow := quota.Decision{Outcome: quota.Allowed, Reason: quota.WithinLimit, Enabled: true, Limit: 3, Used: 2, Remaining: 1,
+		WindowMs: 86400000, Rule: "default", Rules: []quota.RuleUsage{
+			{Name: "default", Limit: 3, Used: 2, Remaining: 1},
+			{Name: "weekly", Limit: 5, Used: 2, Remaining: 3},
+			{Name: "agent-trial", Shadow: true, Limit: 2, Used: 2, RetryAt: retryAt, WouldBlock: true},
+		}}
+	exempt := quota.Decision{Outcome: quota.Allowed, Reason: quota.Exempt, Enabled: true, Used: 2, WindowMs: 86400000}
 	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
 	for _, c := range []struct {
 		name     string
@@ -209,37 +240,71 @@ func TestQuota(t *testing.T) {
 		{name: "within the limit", settings: map[string]quota.Settings{"b": enabled}, decision: within,
 			path: "/v1/bots/b/contacts/c/quota", code: 200,
 			body: `{"bot_id":"b","contact_id":"c","limit_enabled":true,"limit":3,"used":1,"remaining":2,"window_seconds":86400}`,
-			want: &query{"b", "c", "", now}},
+			want: &query{"b", "c", "", "", now}},
 		{name: "at the limit", settings: map[string]quota.Settings{"b": enabled}, decision: full,
 			path: "/v1/bots/b/contacts/c/quota", code: 200,
 			body: `{"bot_id":"b","contact_id":"c","limit_enabled":true,"limit":3,"used":3,"remaining":0,"window_seconds":86400,` +
 				`"retry_at":"2026-11-27T10:00:00.000Z","retry_after_seconds":86400}`,
-			want: &query{"b", "c", "", now}},
+			want: &query{"b", "c", "", "", now}},
 		{name: "disabled", decision: off, path: "/v1/bots/b/contacts/c/quota", code: 200,
 			body: `{"bot_id":"b","contact_id":"c","limit_enabled":false,"used":4,"window_seconds":86400}`,
-			want: &query{"b", "c", "", now}},
+			want: &query{"b", "c", "", "", now}},
 		{name: "escaped segments", settings: map[string]quota.Settings{"support@bots": enabled}, decision: within,
 			path: "/v1/bots/support%40bots/contacts/5531%2F9999%20wa/quota?agent_id=ana%40acme", code: 200,
 			body: `{"bot_id":"support@bots","contact_id":"5531/9999 wa","agent_id":"ana@acme","limit_enabled":true,"limit":3,"used":1,"remaining":2,"window_seconds":86400}`,
-			want: &query{"support@bots", "5531/9999 wa", "ana@acme", now}},
+			want: &query{"support@bots", "5531/9999 wa", "ana@acme", "", now}},
 		{name: "at", decision: off, path: "/v1/bots/b/contacts/c/quota?at=2026-11-26T06:30:00-03:00", code: 200,
 			body: `{"bot_id":"b","contact_id":"c","limit_enabled":false,"used":4,"window_seconds":86400}`,
-			want: &query{"b", "c", "", at}},
+			want: &query{"b", "c", "", "", at}},
 		{name: "agent_contact with agent", settings: map[string]quota.Settings{"b": agentContact}, decision: within,
 			path: "/v1/bots/b/contacts/c/quota?agent_id=a", code: 200,
 			body: `{"bot_id":"b","contact_id":"c","agent_id":"a","limit_enabled":true,"limit":3,"used":1,"remaining":2,"window_seconds":3600}`,
-			want: &query{"b", "c", "a", now}},
+			want: &query{"b", "c", "a", "", now}},
+
+		{name: "rules: blocked by a rolling rule", settings: map[string]quota.Settings{"b": withRules}, decision: byWeekly,
+			path: "/v1/bots/b/contacts/c/quota", code: 200,
+			body: `{"bot_id":"b","contact_id":"c","limit_enabled":true,"rule":"weekly","limit":5,"used":5,"remaining":0,"window_seconds":604800,` +
+				`"retry_at":"2026-11-27T10:00:00.000Z","retry_after_seconds":86400,"rules":[` +
+				`{"name":"default","mode":"enforce","limit":3,"used":2,"remaining":1},` +
+				`{"name":"weekly","mode":"enforce","limit":5,"used":5,"remaining":0,"retry_at":"2026-11-27T10:00:00.000Z"}]}`,
+			want: &query{"b", "c", "", "", now}},
+		{name: "rules: a calendar rule binds", settings: map[string]quota.Settings{"b": withRules}, decision: byDaily,
+			path: "/v1/bots/b/contacts/c/quota?category=marketing", code: 200,
+			body: `{"bot_id":"b","contact_id":"c","limit_enabled":true,"rule":"marketing-daily","limit":1,"used":1,"remaining":0,` +
+				`"calendar":"day","time_zone":"America/Sao_Paulo","retry_at":"2026-11-27T10:00:00.000Z","retry_after_seconds":86400,"rules":[` +
+				`{"name":"default","mode":"enforce","limit":3,"used":1,"remaining":2},` +
+				`{"name":"weekly","mode":"enforce","limit":5,"used":1,"remaining":4},` +
+				`{"name":"marketing-daily","mode":"enforce","limit":1,"used":1,"remaining":0,"retry_at":"2026-11-27T10:00:00.000Z"}]}`,
+			want: &query{"b", "c", "", "marketing", now}},
+		{name: "rules: a shadow rule would block", settings: map[string]quota.Settings{"b": withRules}, decision: shadow,
+			path: "/v1/bots/b/contacts/c/quota?category=utility&agent_id=ana", code: 200,
+			body: `{"bot_id":"b","contact_id":"c","agent_id":"ana","limit_enabled":true,"rule":"default","limit":3,"used":2,"remaining":1,"window_seconds":86400,"rules":[` +
+				`{"name":"default","mode":"enforce","limit":3,"used":2,"remaining":1},` +
+				`{"name":"weekly","mode":"enforce","limit":5,"used":2,"remaining":3},` +
+				`{"name":"agent-trial","mode":"shadow","limit":2,"used":2,"remaining":0,"retry_at":"2026-11-27T10:00:00.000Z","would_block":true}]}`,
+			want: &query{"b", "c", "ana", "utility", now}},
+		{name: "rules: exempt category", settings: map[string]quota.Settings{"b": withRules}, decision: exempt,
+			path: "/v1/bots/b/contacts/c/quota?category=authentication", code: 200,
+			body: `{"bot_id":"b","contact_id":"c","limit_enabled":true,"exempt":true,"used":2,"window_seconds":86400}`,
+			want: &query{"b", "c", "", "authentication", now}},
+		{name: "rules: an agent_contact rule that applies needs agent_id", settings: map[string]quota.Settings{"b": withRules},
+			path: "/v1/bots/b/contacts/c/quota?category=utility", code: 400,
+			body: `{"error":"agent_id: required: the bot's limit scope, or that of a rule that applies, is agent_contact"}`},
+		{name: "empty category", path: "/v1/bots/b/contacts/c/quota?category=", code: 400,
+			body: `{"error":"category: must not be empty (leave it out for an attempt without a category)"}`},
+		{name: "category too long", path: "/v1/bots/b/contacts/c/quota?category=" + strings.Repeat("m", 65), code: 400,
+			body: `{"error":"category: must be at most 64 bytes, got 65"}`},
 
 		{name: "agent_contact without agent", settings: map[string]quota.Settings{"b": agentContact},
 			path: "/v1/bots/b/contacts/c/quota", code: 400,
-			body: `{"error":"agent_id: required: the bot's limit scope is agent_contact"}`},
+			body: `{"error":"agent_id: required: the bot's limit scope, or that of a rule that applies, is agent_contact"}`},
 		{name: "agent_contact while disabled", settings: map[string]quota.Settings{"b": {Version: 2, WindowMs: 60000, Scope: quota.ScopeAgentContact}},
 			path: "/v1/bots/b/contacts/c/quota", code: 400,
-			body: `{"error":"agent_id: required: the bot's limit scope is agent_contact"}`},
+			body: `{"error":"agent_id: required: the bot's limit scope, or that of a rule that applies, is agent_contact"}`},
 		{name: "agent_contact by the time of the query", quotaSt: &agentContact, decision: within,
 			path: "/v1/bots/b/contacts/c/quota", code: 400,
-			body: `{"error":"agent_id: required: the bot's limit scope is agent_contact"}`,
-			want: &query{"b", "c", "", now}},
+			body: `{"error":"agent_id: required: the bot's limit scope, or that of a rule that applies, is agent_contact"}`,
+			want: &query{"b", "c", "", "", now}},
 		{name: "empty agent", path: "/v1/bots/b/contacts/c/quota?agent_id=", code: 400,
 			body: `{"error":"agent_id: must not be empty"}`},
 		{name: "agent too long", path: "/v1/bots/b/contacts/c/quota?agent_id=" + long, code: 400,
@@ -255,10 +320,10 @@ func TestQuota(t *testing.T) {
 
 		{name: "not owned, no owner ready", err: pipeline.ErrNotOwned, path: "/v1/bots/b/contacts/c/quota", code: 503,
 			body: `{"error":"no instance has the contact's partition ready (a takeover in progress): retry"}`,
-			want: &query{"b", "c", "", now}},
+			want: &query{"b", "c", "", "", now}},
 		{name: "backend error", err: errors.New("store closed"), path: "/v1/bots/b/contacts/c/quota", code: 503,
 			body: `{"error":"quota unavailable; try again"}`,
-			want: &query{"b", "c", "", now}},
+			want: &query{"b", "c", "", "", now}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := &fakeBackend{settings: c.settings, decision: c.decision, quotaSettings: c.quotaSt, err: c.err}

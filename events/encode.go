@@ -68,9 +68,16 @@ func appendEnvelope(dst []byte, id, source, typ string, timeMs int64) []byte {
 }
 
 // AppendAttempt appends a desk.active_message.requested event with the
-// given id, data ids and time (Unix ms), source "/desk/sender". The result
-// is valid per schemas/attempt-requested.schema.json when the ids are.
+// given id, data ids and time (Unix ms), source "/desk/sender", without a
+// category. The result is valid per schemas/attempt-requested.schema.json
+// when the ids are.
 func AppendAttempt(dst []byte, id, bot, contact, agent string, timeMs int64) []byte {
+	return AppendAttemptCategory(dst, id, bot, contact, agent, "", timeMs)
+}
+
+// AppendAttemptCategory is AppendAttempt with data.category, written when
+// category is non-empty.
+func AppendAttemptCategory(dst []byte, id, bot, contact, agent, category string, timeMs int64) []byte {
 	dst = appendEnvelope(dst, id, "/desk/sender", TypeRequested, timeMs)
 	dst = append(dst, `{"bot_id":`...)
 	dst = appendString(dst, bot)
@@ -78,6 +85,10 @@ func AppendAttempt(dst []byte, id, bot, contact, agent string, timeMs int64) []b
 	dst = appendString(dst, contact)
 	dst = append(dst, `,"agent_id":`...)
 	dst = appendString(dst, agent)
+	if category != "" {
+		dst = append(dst, `,"category":`...)
+		dst = appendString(dst, category)
+	}
 	return append(dst, "}}"...)
 }
 
@@ -98,7 +109,8 @@ func AppendFailed(dst []byte, id, bot, contact, attempt string, timeMs int64) []
 // AppendSettingsEvent appends ev as a desk.settings.changed event, source
 // "/settings". changed_by is written when non-empty, max_per_contact when
 // the limit is enabled or Max is non-zero, window_seconds when WindowMs is
-// non-zero (as WindowMs/1000). The result is valid per
+// non-zero (as WindowMs/1000), rules and exempt_categories when non-empty
+// (see appendRules). The result is valid per
 // schemas/settings-changed.schema.json when the fields are in range.
 func AppendSettingsEvent(dst []byte, ev *SettingsChanged, timeMs int64) []byte {
 	dst = appendEnvelope(dst, ev.ID, "/settings", TypeSettingsChanged, timeMs)
@@ -122,6 +134,7 @@ func AppendSettingsEvent(dst []byte, ev *SettingsChanged, timeMs int64) []byte {
 	}
 	dst = append(dst, `,"scope":`...)
 	dst = appendString(dst, scopeName(ev.Settings.Scope))
+	dst = appendRules(dst, &ev.Settings)
 	return append(dst, "}}}"...)
 }
 
@@ -138,16 +151,24 @@ func scopeName(s quota.Scope) string {
 // AppendVerdict appends the complete CloudEvents JSON value of the verdict
 // event for v: id "{attempt_id}/verdict", source "sendgate", type
 // TypeDecided, specversion "1.0", time = decided_at, and data with members
-// in the order of the contract's example:
+// in the order of the contract's example, the members of a bot with rules
+// inserted:
 //
-//	attempt_id, bot_id, contact_id, agent_id, verdict, reason, scope,
-//	limit, used, remaining, window_seconds, retry_at, retry_after_seconds,
-//	decided_at, settings_version
+//	attempt_id, bot_id, contact_id, agent_id, verdict, reason, rule, scope,
+//	limit, used, remaining, window_seconds | calendar, time_zone,
+//	retry_at, retry_after_seconds, rules, decided_at, settings_version
 //
-// limit and remaining are written only when v.Enabled; retry_at and
-// retry_after_seconds only when v.RetryAt != 0. For Outcome Rejected the
-// data is attempt_id, bot_id / contact_id / agent_id when non-empty,
-// verdict, reason, error, decided_at. Times are written by AppendTime.
+// limit and remaining are written only when v.Enabled and the reason is not
+// Exempt; retry_at and retry_after_seconds only when v.RetryAt != 0; rule
+// when v.Rule != ""; calendar and time_zone, in place of window_seconds,
+// when v.Calendar is not Rolling; rules when v.NumRules > 0, each entry as
+// {"name","mode","limit","used","remaining","retry_at"?,"would_block"?}
+// (mode "enforce" or "shadow", retry_at when its RetryAt != 0,
+// "would_block":true when WouldBlock). A verdict without Rule, Calendar and
+// rules has exactly the members a single-limit verdict always had. For
+// Outcome Rejected the data is attempt_id, bot_id / contact_id / agent_id
+// when non-empty, verdict, reason, error, decided_at. Times are written by
+// AppendTime.
 //
 // The output depends only on v, so re-emitting a stored verdict gives the
 // same bytes. It does not allocate when dst has room.
@@ -179,6 +200,10 @@ func AppendVerdict(dst []byte, v *Verdict) []byte {
 	dst = append(dst, `","reason":"`...)
 	dst = append(dst, v.Reason.String()...)
 	dst = append(dst, '"')
+	if v.Rule != "" && !rejected {
+		dst = append(dst, `,"rule":`...)
+		dst = appendString(dst, v.Rule)
+	}
 	if rejected {
 		dst = append(dst, `,"error":`...)
 		dst = appendString(dst, v.Error)
@@ -188,24 +213,33 @@ func AppendVerdict(dst []byte, v *Verdict) []byte {
 	}
 	dst = append(dst, `,"scope":`...)
 	dst = appendString(dst, scopeName(v.Scope))
-	if v.Enabled {
+	limited := v.Enabled && v.Reason != Exempt
+	if limited {
 		dst = append(dst, `,"limit":`...)
 		dst = strconv.AppendInt(dst, int64(v.Limit), 10)
 	}
 	dst = append(dst, `,"used":`...)
 	dst = strconv.AppendInt(dst, int64(v.Used), 10)
-	if v.Enabled {
+	if limited {
 		dst = append(dst, `,"remaining":`...)
 		dst = strconv.AppendInt(dst, int64(v.Remaining), 10)
 	}
-	dst = append(dst, `,"window_seconds":`...)
-	dst = strconv.AppendInt(dst, v.WindowSeconds, 10)
+	if v.Calendar != quota.Rolling {
+		dst = append(dst, `,"calendar":`...)
+		dst = appendString(dst, v.Calendar.String())
+		dst = append(dst, `,"time_zone":`...)
+		dst = appendString(dst, v.TimeZone)
+	} else {
+		dst = append(dst, `,"window_seconds":`...)
+		dst = strconv.AppendInt(dst, v.WindowSeconds, 10)
+	}
 	if v.RetryAt != 0 {
 		dst = append(dst, `,"retry_at":"`...)
 		dst = AppendTime(dst, v.RetryAt)
 		dst = append(dst, `","retry_after_seconds":`...)
 		dst = strconv.AppendInt(dst, v.RetryAfterSeconds, 10)
 	}
+	dst = appendRuleUsages(dst, v.RuleUsages())
 	dst = append(dst, `,"decided_at":"`...)
 	dst = append(dst, decided[:nd]...)
 	dst = append(dst, `","settings_version":`...)
@@ -218,4 +252,65 @@ func appendVerdictID(dst []byte, attempt string) []byte {
 	dst = appendString(dst, attempt)
 	dst = dst[:len(dst)-1]
 	return append(dst, `/verdict"`...)
+}
+
+// appendRules appends the members rules and exempt_categories of st, each
+// when non-empty, with a leading comma. A rule is written with name, max,
+// window_seconds or calendar and time_zone (omitted for UTC), scope, mode
+// and categories (when non-nil).
+func appendRules(dst []byte, st *quota.Settings) []byte {
+	if len(st.Rules) > 0 {
+		dst = append(dst, `,"rules":[`...)
+		for i := range st.Rules {
+			r := &st.Rules[i]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"name":`...)
+			dst = appendString(dst, r.Name)
+			dst = append(dst, `,"max":`...)
+			dst = strconv.AppendInt(dst, int64(r.Max), 10)
+			if r.Calendar == quota.Rolling {
+				dst = append(dst, `,"window_seconds":`...)
+				dst = strconv.AppendInt(dst, r.WindowMs/1000, 10)
+			} else {
+				dst = append(dst, `,"calendar":`...)
+				dst = appendString(dst, r.Calendar.String())
+				if z := r.ZoneName(); z != "UTC" {
+					dst = append(dst, `,"time_zone":`...)
+					dst = appendString(dst, z)
+				}
+			}
+			dst = append(dst, `,"scope":`...)
+			dst = appendString(dst, scopeName(r.Scope))
+			if r.Shadow {
+				dst = append(dst, `,"mode":"shadow"`...)
+			} else {
+				dst = append(dst, `,"mode":"enforce"`...)
+			}
+			if r.Categories != nil {
+				dst = append(dst, `,"categories":`...)
+				dst = appendStrings(dst, r.Categories)
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']')
+	}
+	if len(st.Exempt) > 0 {
+		dst = append(dst, `,"exempt_categories":`...)
+		dst = appendStrings(dst, st.Exempt)
+	}
+	return dst
+}
+
+// appendStrings appends ss as a JSON array of strings.
+func appendStrings(dst []byte, ss []string) []byte {
+	dst = append(dst, '[')
+	for i, c := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, c)
+	}
+	return append(dst, ']')
 }

@@ -53,6 +53,10 @@ type Inbound struct {
 	// AttemptID is, for a failed event only, the attempt whose slot is
 	// released.
 	AttemptID string
+	// Category is, for a valid attempt only, data.category (the template
+	// category, 1..quota.MaxCategoryLen bytes); "" when absent. It is not
+	// echoed in the verdict.
+	Category string
 }
 
 // SettingsChanged is a decoded desk.settings.changed event.
@@ -66,7 +70,8 @@ type SettingsChanged struct {
 	// Settings are the settings carried: Version is data.version, the
 	// rest comes from data.active_messages with defaults applied (window
 	// 86400 s, scope contact; Max 0 when the limit is disabled and no
-	// max_per_contact is given).
+	// max_per_contact is given), and Rules and Exempt from its rules and
+	// exempt_categories (nil when absent or empty).
 	Settings quota.Settings
 }
 
@@ -107,14 +112,17 @@ const (
 	LimitReached
 	// InvalidRequest: rejected ("invalid_request").
 	InvalidRequest
+	// Exempt: allowed, the limit is enabled and the attempt's category is
+	// exempt; it is not counted ("exempt").
+	Exempt
 )
 
 // reasonNames are the wire names of the reasons.
 var reasonNames = [...]string{WithinLimit: "within_limit", LimitDisabled: "limit_disabled",
-	LimitReached: "limit_reached", InvalidRequest: "invalid_request"}
+	LimitReached: "limit_reached", InvalidRequest: "invalid_request", Exempt: "exempt"}
 
 // String returns the wire name: "within_limit", "limit_disabled",
-// "limit_reached" or "invalid_request".
+// "limit_reached", "invalid_request" or "exempt".
 func (r Reason) String() string {
 	if r >= WithinLimit && int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -158,13 +166,34 @@ type Verdict struct {
 	// Scope is the scope in force; omitted when Outcome is Rejected.
 	Scope quota.Scope
 	// Enabled says whether the limit was enforced: limit and remaining
-	// are written only when it is (and the outcome is not Rejected).
+	// are written only when it is (and the reason is neither Exempt nor
+	// InvalidRequest).
 	Enabled bool
 	// Limit is X; Used the counted sends in the window for the scope after
-	// this decision; Remaining is Limit-Used, never below 0.
+	// this decision; Remaining is Limit-Used, never below 0. For a bot with
+	// rules they describe the binding rule; on an Exempt verdict Used is the
+	// default rule's count and Limit and Remaining are 0.
 	Limit, Used, Remaining int
-	// WindowSeconds is the window length; omitted when rejected.
+	// WindowSeconds is the window length of the rule described (the default
+	// one, or the binding rule); 0 when that rule is a calendar one. Omitted
+	// when rejected or 0.
 	WindowSeconds int64
+	// Calendar and TimeZone are, when the binding rule is a calendar rule,
+	// its period and IANA zone name ("UTC" for none), written as calendar
+	// and time_zone in place of window_seconds; Rolling and "" otherwise.
+	Calendar quota.Calendar
+	TimeZone string
+	// Rule is the binding rule's name, for a bot with rules or exempt
+	// categories whose limit is enabled (not on an Exempt verdict); "" for
+	// every other verdict, which then has no rule and no rules member.
+	Rule string
+	// Rules[:NumRules] are the rules that applied to the attempt, the
+	// default one first, in settings order, after this decision (written as
+	// rules when NumRules > 0, which is exactly when Rule is set). A fixed
+	// array rather than a slice keeps Verdict comparable with ==; entries
+	// past NumRules are zero. See RuleUsages.
+	Rules    [quota.MaxRules]quota.RuleUsage
+	NumRules int
 	// RetryAt is the instant (Unix ms) a slot frees; 0 means absent.
 	// retry_at and retry_after_seconds are written iff RetryAt != 0.
 	RetryAt int64
@@ -179,24 +208,53 @@ type Verdict struct {
 	Error string
 }
 
+// RuleUsages returns v.Rules[:v.NumRules] (NumRules clamped into
+// 0..quota.MaxRules), aliasing v.
+func (v *Verdict) RuleUsages() []quota.RuleUsage {
+	return v.Rules[:min(max(v.NumRules, 0), len(v.Rules))]
+}
+
 // FromDecision fills a verdict from the attempt, the rule's decision, the
 // settings it was taken under and the decision time (Unix ms).
+//
+// Scope and window (WindowSeconds, or Calendar and TimeZone) are the
+// decision's (d.Scope, d.WindowMs, d.Calendar, d.Zone): the binding rule's
+// for a bot with rules, the default rule's otherwise, as quota.Decide and
+// quota.Usage set them. A decision with neither a window nor a calendar
+// (built by hand) takes them from s. Rule and Rules come from d.Rule and
+// d.Rules; SettingsVersion from s.
 func FromDecision(in Inbound, d quota.Decision, s quota.Settings, decidedAt int64) Verdict {
+	scope, windowMs := d.Scope, d.WindowMs
+	if windowMs == 0 && d.Calendar == quota.Rolling {
+		scope, windowMs = s.Scope, s.WindowMs
+	}
 	v := Verdict{
 		AttemptID:         in.ID,
 		BotID:             in.BotID,
 		ContactID:         in.ContactID,
 		AgentID:           in.AgentID,
-		Scope:             s.Scope,
+		Scope:             scope,
 		Enabled:           d.Enabled,
 		Limit:             d.Limit,
 		Used:              d.Used,
 		Remaining:         d.Remaining,
-		WindowSeconds:     s.WindowSeconds(),
+		WindowSeconds:     windowMs / 1000,
 		RetryAt:           d.RetryAt,
 		RetryAfterSeconds: d.RetryAfterSeconds,
 		DecidedAt:         decidedAt,
 		SettingsVersion:   s.Version,
+	}
+	if d.Calendar != quota.Rolling {
+		v.WindowSeconds = 0
+		v.Calendar = d.Calendar
+		v.TimeZone = "UTC"
+		if d.Zone != nil {
+			v.TimeZone = d.Zone.String()
+		}
+	}
+	if d.Enabled && d.Reason != quota.Exempt {
+		v.Rule = d.Rule
+		v.NumRules = copy(v.Rules[:], d.Rules)
 	}
 	switch d.Outcome {
 	case quota.Allowed:
@@ -211,8 +269,10 @@ func FromDecision(in Inbound, d quota.Decision, s quota.Settings, decidedAt int6
 		v.Reason = LimitDisabled
 	case quota.LimitReached:
 		v.Reason = LimitReached
+	case quota.Exempt:
+		v.Reason = Exempt
 	}
-	if !d.Enabled {
+	if !d.Enabled || v.Reason == Exempt {
 		// Not on the wire; zeroed so that equal verdicts store equally.
 		v.Limit, v.Remaining, v.RetryAt, v.RetryAfterSeconds = 0, 0, 0, 0
 	}

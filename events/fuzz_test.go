@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"reflect"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sendgate/sendgate/events"
@@ -103,6 +106,7 @@ func addSeeds(f *testing.F, paths ...string) {
 
 func FuzzDecodeInbound(f *testing.F) {
 	f.Add([]byte(contractAttempt))
+	f.Add([]byte(categoryAttempt))
 	addSeeds(f, "attempt-requested", "attempt-failed")
 	sch := schemaSet(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -118,6 +122,9 @@ func FuzzDecodeInbound(f *testing.F) {
 					t.Fatalf("fields without an id: %+v", in)
 				}
 				return
+			}
+			if in.Category != "" {
+				t.Fatalf("category of an invalid attempt: %+v", in)
 			}
 			// The readable id and ids are what encoding/json reads.
 			if !isJSON || member(m, "id") != in.ID || in.Failed || in.AttemptID != "" {
@@ -141,6 +148,9 @@ func FuzzDecodeInbound(f *testing.F) {
 				want["attempt_id"] = in.AttemptID
 			} else {
 				want["agent_id"] = in.AgentID
+				if c := member(m, "data", "category"); c != nil || in.Category != "" {
+					want["category"] = in.Category
+				}
 			}
 			for k, v := range want {
 				path := []string{"data", k}
@@ -170,6 +180,7 @@ func FuzzDecodeInbound(f *testing.F) {
 
 func FuzzDecodeSettings(f *testing.F) {
 	f.Add([]byte(contractSettings))
+	f.Add([]byte(rulesSettingsJSON))
 	addSeeds(f, "settings-changed")
 	sch := schemaSet(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -182,7 +193,7 @@ func FuzzDecodeSettings(f *testing.F) {
 			if !reflect.DeepEqual(ev, events.SettingsChanged{}) {
 				t.Fatalf("fields with an error: %+v", ev)
 			}
-			if checkable(b) {
+			if checkable(b) && !beyondSchema(e) {
 				if serr := sch.Validate(schemas.SettingsChanged, b); serr == nil {
 					t.Fatalf("schema accepts, decoder rejects: %v", err)
 				}
@@ -214,15 +225,71 @@ func FuzzDecodeSettings(f *testing.F) {
 		if str("data", "active_messages", "scope") == "agent_contact" {
 			want.Settings.Scope = quota.ScopeAgentContact
 		}
+		want.Settings.Rules, want.Settings.Exempt = genericRules(t, member(m, "data", "active_messages"))
 		if !reflect.DeepEqual(ev, want) {
 			t.Fatalf("decoder %+v, encoding/json %+v", ev, want)
 		}
 	})
 }
 
+// beyondSchema reports whether a decoder error is one the settings schema
+// cannot express: a rule name used twice, a time zone not in the database.
+func beyondSchema(e *events.Error) bool {
+	return strings.HasSuffix(e.Field, ".name") && strings.Contains(e.Msg, "already the name") ||
+		strings.HasSuffix(e.Field, ".time_zone") && strings.HasPrefix(e.Msg, "unknown time zone")
+}
+
+// genericRules reads the rules and exempt categories of active_messages as
+// encoding/json decoded them, as DecodeSettings should return them.
+func genericRules(t *testing.T, am any) ([]quota.Rule, []string) {
+	o, _ := am.(map[string]any)
+	strs := func(v any) []string {
+		l, _ := v.([]any)
+		if len(l) == 0 {
+			return nil
+		}
+		out := make([]string, len(l))
+		for i, c := range l {
+			out[i] = c.(string)
+		}
+		return out
+	}
+	rs, _ := o["rules"].([]any)
+	var rules []quota.Rule
+	for _, x := range rs {
+		m := x.(map[string]any)
+		r := quota.Rule{Name: m["name"].(string), Categories: strs(m["categories"])}
+		r.Max = int(ratInt(m["max"]))
+		if w, ok := m["window_seconds"]; ok {
+			r.WindowMs = 1000 * ratInt(w)
+		}
+		if c, ok := m["calendar"].(string); ok {
+			r.Calendar, _ = quota.ParseCalendar(c)
+		}
+		if z, ok := m["time_zone"].(string); ok && z != "UTC" {
+			loc, err := time.LoadLocation(z)
+			if err != nil {
+				t.Fatalf("time_zone %q accepted: %v", z, err)
+			}
+			r.Zone = loc
+		}
+		r.Scope, _ = quota.ParseScope(fmt.Sprint(m["scope"]))
+		r.Shadow = m["mode"] == "shadow"
+		rules = append(rules, r)
+	}
+	return rules, strs(o["exempt_categories"])
+}
+
+// ratInt returns the integer value of a json.Number.
+func ratInt(v any) int64 {
+	r, _ := new(big.Rat).SetString(string(v.(json.Number)))
+	return r.Num().Int64()
+}
+
 func FuzzVerdictBinary(f *testing.F) {
 	f.Add(contractVerdict.AppendBinary(nil), "att-1", "bot", "", uint8(0), uint8(0), uint8(0), false, 3, 2, int64(0), int64(1795687380000))
 	f.Add([]byte{1, 3, 4, 0, 0}, "a\"\x00\xff", "", "err\n", uint8(2), uint8(3), uint8(1), true, -1, 1<<40, int64(-1), int64(-1<<62))
+	f.Add([]byte{2, 1, 5, 0, 1, 0, 0}, "America/Sao_Paulo", "weekly", "default", uint8(5), uint8(4), uint8(7), true, 5, 5, int64(1795773600000), int64(1795687380000))
 	f.Fuzz(func(t *testing.T, raw []byte, attempt, bot, errS string, o, r, sc uint8, enabled bool, limit, used int, retryAt, decidedAt int64) {
 		// Any input: accepted only in canonical form, which re-encodes
 		// to the same bytes.
@@ -236,12 +303,28 @@ func FuzzVerdictBinary(f *testing.F) {
 		// Any verdict: round trips, and so does its JSON.
 		v = events.Verdict{
 			AttemptID: attempt, BotID: bot, ContactID: attempt + bot, AgentID: bot,
-			Outcome: events.Outcome(1 + o%3), Reason: events.Reason(1 + r%4), Scope: quota.Scope(sc % 2),
+			Outcome: events.Outcome(1 + o%3), Reason: events.Reason(1 + r%5), Scope: quota.Scope(sc % 2),
 			Enabled: enabled, Limit: limit, Used: used, Remaining: limit - used, WindowSeconds: int64(limit) * 60,
 			RetryAt: retryAt, RetryAfterSeconds: retryAt / 1000, DecidedAt: decidedAt, SettingsVersion: int64(used),
 			Error: errS,
 		}
+		// The members of rules, derived from the same inputs (the
+		// corpus keeps its arity): a calendar, a binding rule and
+		// entries.
+		if cal := quota.Calendar(o / 3 % 4); cal != quota.Rolling {
+			v.Calendar, v.TimeZone, v.WindowSeconds = cal, attempt, 0
+		}
+		if n := int(sc/2) % (quota.MaxRules + 1); n > 0 {
+			v.Rule, v.NumRules = bot, n
+			for i := range n {
+				v.Rules[i] = quota.RuleUsage{Name: errS[:min(i, len(errS))], Shadow: i%2 == 1, WouldBlock: enabled && i%3 == 2,
+					Limit: limit + i, Used: used - i, Remaining: limit - used, RetryAt: retryAt + int64(i)}
+			}
+		}
 		b := v.AppendBinary(nil)
+		if (b[0] == 2) != (v.Reason == events.Exempt || v.Calendar != quota.Rolling || v.TimeZone != "" || v.Rule != "" || v.NumRules != 0) {
+			t.Fatalf("version %d for %+v", b[0], v)
+		}
 		var got events.Verdict
 		if err := got.UnmarshalBinary(b); err != nil {
 			t.Fatalf("%+v: %v", v, err)

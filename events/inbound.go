@@ -3,6 +3,8 @@ package events
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sendgate/sendgate/quota"
 )
 
 // envelope holds the CloudEvents attributes of a value being decoded.
@@ -127,19 +129,38 @@ func (s *scanner) decoded(f *field) []byte {
 }
 
 // inboundDataKeys are the members of data that DecodeInbound reads, in the
-// order of its fields bot, contact, agent and attempt.
-var inboundDataKeys = []string{"bot_id", "contact_id", "agent_id", "attempt_id"}
+// order of its fields bot, contact, agent, attempt and category.
+var inboundDataKeys = []string{"bot_id", "contact_id", "agent_id", "attempt_id", "category"}
+
+// categoryErr checks an optional category member (data.category of an
+// attempt, an entry of a rule's categories or of exempt_categories): when
+// present, a string of 1..quota.MaxCategoryLen bytes.
+func categoryErr(f *field, path string) *Error {
+	switch {
+	case f.kind == kAbsent:
+		return nil
+	case f.kind != kString:
+		return &Error{Field: path, Msg: "must be a string, got " + f.kind.String()}
+	case f.n == 0 || f.n > quota.MaxCategoryLen:
+		return &Error{Field: path, Msg: "must be 1.." + strconv.Itoa(quota.MaxCategoryLen) + " bytes, got " + strconv.Itoa(f.n)}
+	}
+	return nil
+}
 
 // DecodeInbound decodes a record value of the attempts topic.
 //
 //   - A valid desk.active_message.failed event gives Inbound{Failed: true,
 //     ID, BotID, ContactID, AttemptID} and a nil error.
 //   - A valid desk.active_message.requested event gives Inbound{ID, BotID,
-//     ContactID, AgentID} and a nil error.
+//     ContactID, AgentID, Category} and a nil error; Category is "" when
+//     data.category is absent. When present it must be a string of
+//     1..quota.MaxCategoryLen bytes (null, "" or a longer one is an invalid
+//     attempt, error field data.category).
 //   - Any other value whose top-level "id" is a string of 1..MaxIDBytes
 //     bytes is an invalid attempt: the result has that ID and whichever of
 //     data.bot_id, data.contact_id and data.agent_id are valid ids, and the
-//     error is a non-nil *Error (the caller publishes a rejected verdict). If
+//     error is a non-nil *Error (the caller publishes a rejected verdict);
+//     Category is then always "". If
 //     its type is TypeFailed, the error says why it is not a valid failed
 //     event; otherwise why it is not a valid attempt.
 //   - A value whose id cannot be read (not JSON, not an object, id missing,
@@ -154,17 +175,17 @@ var inboundDataKeys = []string{"bot_id", "contact_id", "agent_id", "attempt_id"}
 func DecodeInbound(b []byte) (Inbound, error) {
 	s := scanner{b: b}
 	var env envelope
-	var bot, contact, agent, attempt field
+	var bot, contact, agent, attempt, category field
 	if s.peek() != '{' {
 		return Inbound{}, s.notObject()
 	}
 	ok := s.event(&env, func() (kind, bool) {
-		bot, contact, agent, attempt = field{}, field{}, field{}, field{}
+		bot, contact, agent, attempt, category = field{}, field{}, field{}, field{}, field{}
 		return s.object(inboundDataKeys, func(i int) bool {
 			if i < 0 {
 				return s.skip(2)
 			}
-			return s.value([...]*field{&bot, &contact, &agent, &attempt}[i])
+			return s.value([...]*field{&bot, &contact, &agent, &attempt, &category}[i])
 		})
 	})
 	if !ok {
@@ -206,6 +227,9 @@ func DecodeInbound(b []byte) (Inbound, error) {
 		if err == nil {
 			err = idErr(&agent, "data.agent_id")
 		}
+		if err == nil {
+			err = categoryErr(&category, "data.category")
+		}
 	}
 	// An attempt, valid or not: the id and the readable ids.
 	if env.data != kObject {
@@ -216,11 +240,15 @@ func DecodeInbound(b []byte) (Inbound, error) {
 			*f = field{}
 		}
 	}
-	str := s.join(&env.id, &bot, &contact, &agent)
+	if err != nil {
+		category = field{}
+	}
+	str := s.join(&env.id, &bot, &contact, &agent, &category)
 	n1 := env.id.n
 	n2 := n1 + bot.n
 	n3 := n2 + contact.n
-	in := Inbound{ID: str[:n1], BotID: str[n1:n2], ContactID: str[n2:n3], AgentID: str[n3:]}
+	n4 := n3 + agent.n
+	in := Inbound{ID: str[:n1], BotID: str[n1:n2], ContactID: str[n2:n3], AgentID: str[n3:n4], Category: str[n4:]}
 	if err != nil {
 		return in, err
 	}

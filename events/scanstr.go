@@ -188,13 +188,19 @@ func (s *scanner) eq(f *field, want string) bool {
 	return string(unescape(s.scratch[:0], f.raw)) == want
 }
 
-// join returns the decoded texts of string fields a, b, c, d (absent ones
+// join returns the decoded texts of string fields fs (absent ones
 // contribute nothing) as one string, allocated once; the caller slices it
 // using the fields' decoded lengths n.
-func (s *scanner) join(a, b, c, d *field) string {
+func (s *scanner) join(fs ...*field) string {
 	var sb strings.Builder
-	sb.Grow(a.n + b.n + c.n + d.n)
-	for _, f := range [...]*field{a, b, c, d} {
+	n := 0
+	for _, f := range fs {
+		if f.kind == kString {
+			n += f.n
+		}
+	}
+	sb.Grow(n)
+	for _, f := range fs {
 		if f.kind != kString {
 			continue
 		}

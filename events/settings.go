@@ -37,7 +37,7 @@ func (s *scanner) intErr(f *field, path string, lo, hi int64) (int64, *Error) {
 // fields they are read into.
 var (
 	settingsDataKeys   = []string{"bot_id", "version", "changed_by", "active_messages"}
-	activeMessagesKeys = []string{"limit_enabled", "max_per_contact", "window_seconds", "scope"}
+	activeMessagesKeys = []string{"limit_enabled", "max_per_contact", "window_seconds", "scope", "rules", "exempt_categories"}
 )
 
 // DecodeSettings decodes and validates a desk.settings.changed event, as
@@ -52,7 +52,28 @@ var (
 //     required), max_per_contact (integer 1..1000, required when enabled,
 //     checked when present while disabled), window_seconds (integer
 //     60..2592000, default 86400), scope ("contact" or "agent_contact",
-//     default "contact").
+//     default "contact"), rules and exempt_categories (see below).
+//
+// data.active_messages.rules, optional, is a list of at most
+// quota.MaxRules-1 objects, each with name (1..quota.MaxNameLen of
+// [a-z0-9_-], unique, not quota.DefaultRule; required), max (1..1000,
+// required), exactly one of window_seconds (60..2592000) and calendar ("day",
+// "week", "month"), time_zone (only with calendar: an IANA name that
+// time.LoadLocation loads, not "" nor "Local"; absent means UTC), scope
+// ("contact" or "agent_contact", default "contact"), mode ("enforce" or
+// "shadow", default "enforce") and categories (a non-empty list of distinct
+// strings of 1..quota.MaxCategoryLen bytes; absent means every category).
+// data.active_messages.exempt_categories, optional, is a list of distinct
+// strings of 1..quota.MaxCategoryLen bytes. They become Settings.Rules (in
+// order; Zone nil for UTC) and Settings.Exempt; an empty list is the same as
+// absent and leaves them nil, so that Settings.HasRules is false. Anything
+// invalid in them makes the whole event invalid, with an error naming the
+// member (e.g. data.active_messages.rules[1].time_zone). Rule names and
+// time zones are checked beyond what the schema can express: names unique,
+// zones known.
+//
+// As everywhere in the event, null is not absent (a member that is null is
+// invalid) and unknown members are ignored, inside rules too.
 //
 // Integers may be written in any JSON form whose value is an integer
 // (42, 42.0, 4.2e1). It returns an *Error on failure. A tombstone (empty
@@ -62,24 +83,34 @@ func DecodeSettings(b []byte) (SettingsChanged, error) {
 	var env envelope
 	var bot, version, changedBy, enabled, maxPer, window, scope field
 	var am kind
+	var rules ruleList
 	if s.peek() != '{' {
 		return SettingsChanged{}, s.notObject()
 	}
 	activeMessages := func(i int) bool {
-		if i < 0 {
+		switch i {
+		case -1:
 			return s.skip(3)
+		case 4:
+			return s.readRules(&rules)
+		case 5:
+			var ok bool
+			rules.exempt, ok = s.readStrings(&rules.exempts)
+			return ok
 		}
 		return s.value([...]*field{&enabled, &maxPer, &window, &scope}[i])
 	}
 	ok := s.event(&env, func() (kind, bool) {
 		bot, version, changedBy, enabled, maxPer, window, scope = field{}, field{}, field{}, field{}, field{}, field{}, field{}
 		am = kAbsent
+		rules.reset()
 		return s.object(settingsDataKeys, func(i int) bool {
 			switch i {
 			case -1:
 				return s.skip(2)
 			case 3: // active_messages
 				enabled, maxPer, window, scope = field{}, field{}, field{}, field{}
+				rules.reset()
 				var ok bool
 				am, ok = s.object(activeMessagesKeys, activeMessages)
 				return ok
@@ -149,7 +180,15 @@ func DecodeSettings(b []byte) (SettingsChanged, error) {
 	default:
 		return SettingsChanged{}, &Error{Field: "data.active_messages.scope", Msg: `must be "contact" or "agent_contact", got ` + s.show(&scope)}
 	}
-	str := s.join(&env.id, &bot, &changedBy, &field{})
+	if err := s.rulesErr(&rules, &st); err != nil {
+		return SettingsChanged{}, err
+	}
+	if err := st.Validate(); err != nil {
+		// Defence in depth: the checks above are quota's, so this does
+		// not happen.
+		return SettingsChanged{}, &Error{Field: "data.active_messages", Msg: err.Error()}
+	}
+	str := s.join(&env.id, &bot, &changedBy)
 	n1 := env.id.n
 	n2 := n1 + bot.n
 	return SettingsChanged{ID: str[:n1], BotID: str[n1:n2], ChangedBy: str[n2:], Settings: st}, nil

@@ -11,7 +11,7 @@ import (
 // the v* constants index them.
 var verdictKeys = []string{"attempt_id", "bot_id", "contact_id", "agent_id", "verdict", "reason", "error",
 	"scope", "limit", "used", "remaining", "window_seconds", "retry_at", "retry_after_seconds",
-	"decided_at", "settings_version"}
+	"decided_at", "settings_version", "rule", "calendar", "time_zone", "rules"}
 
 // verdictPaths are the paths of verdictKeys in errors.
 var verdictPaths = func() (p [vCount]string) {
@@ -38,6 +38,10 @@ const (
 	vRetryAfterSeconds
 	vDecidedAt
 	vSettingsVersion
+	vRule
+	vCalendar
+	vTimeZone
+	vRules // read apart, by readVerdictRules
 	vCount
 )
 
@@ -91,6 +95,11 @@ func (r verdictReader) time(f *field, path string) (int64, error) {
 // int reads a required integer member in [lo, hi].
 func (r verdictReader) int(k int, lo, hi int64) (int64, error) {
 	f, path := r.member(k)
+	return r.intf(f, path, lo, hi)
+}
+
+// intf reads a required integer f, at path, in [lo, hi].
+func (r verdictReader) intf(f *field, path string, lo, hi int64) (int64, error) {
 	switch f.kind {
 	case kNumber:
 	case kAbsent:
@@ -121,11 +130,17 @@ func (r verdictReader) absent(why string, ks ...int) error {
 // DecodeVerdict parses and validates a desk.active_message.decided event as
 // AppendVerdict writes it and schemas/verdict.schema.json describes it,
 // including the presence rules (limit and remaining only when the limit is
-// enabled, retry_at and retry_after_seconds exactly when remaining is 0, the
-// rule members absent from a rejected verdict). Beyond the schema it checks
-// what JSON Schema cannot express: id is attempt_id + "/verdict", time equals
-// decided_at, remaining is max(limit-used, 0), retry_after_seconds is
-// retry_at - decided_at rounded up to whole seconds. Unknown members are ignored.
+// enabled and the reason is not exempt, retry_at and retry_after_seconds
+// exactly when remaining is 0, calendar and time_zone in place of
+// window_seconds only with rule, rule and rules together and only on
+// within_limit and limit_reached, the rule members absent from a rejected
+// verdict). Beyond the schema it checks what JSON Schema cannot express: id
+// is attempt_id + "/verdict", time equals decided_at, remaining is
+// max(limit-used, 0), retry_after_seconds is retry_at - decided_at rounded up
+// to whole seconds; with rules: the first is "default", names are unique, rule
+// names an enforced entry whose limit, used and remaining are the top-level
+// ones, and retry_at is the latest retry_at of the enforced entries with
+// nothing remaining (see verdictReader.rules). Unknown members are ignored.
 // Times must have the exact form AppendTime writes, so that
 // AppendVerdict(DecodeVerdict(b)) == b for b written by AppendVerdict.
 //
@@ -137,14 +152,19 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 	s := scanner{b: b}
 	var env envelope
 	var data [vCount]field
+	var rules verdictRules
 	if s.peek() != '{' {
 		return v, s.notObject()
 	}
 	ok := s.event(&env, func() (kind, bool) {
 		data = [vCount]field{}
+		rules = verdictRules{}
 		return s.object(verdictKeys, func(i int) bool {
-			if i < 0 {
+			switch i {
+			case -1:
 				return s.skip(2)
+			case vRules:
+				return s.readVerdictRules(&rules)
 			}
 			return s.value(&data[i])
 		})
@@ -152,6 +172,7 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 	if !ok {
 		return v, s.err
 	}
+	data[vRules].kind = rules.kind
 	r := verdictReader{s: &s, data: &data}
 
 	if _, err := r.str(&env.id, "id"); err != nil {
@@ -201,7 +222,7 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 	}
 	v.Reason, _ = parseReason(reason)
 	switch {
-	case v.Outcome == Allowed && (v.Reason == WithinLimit || v.Reason == LimitDisabled),
+	case v.Outcome == Allowed && (v.Reason == WithinLimit || v.Reason == LimitDisabled || v.Reason == Exempt),
 		v.Outcome == Blocked && v.Reason == LimitReached,
 		v.Outcome == Rejected && v.Reason == InvalidRequest:
 	default:
@@ -227,8 +248,8 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 		if v.Error, err = r.str(r.member(vError)); err != nil {
 			return v, err
 		}
-		if err := r.absent("when rejected", vScope, vLimit, vUsed, vRemaining, vWindowSeconds,
-			vRetryAt, vRetryAfterSeconds, vSettingsVersion); err != nil {
+		if err := r.absent("when rejected", vRule, vScope, vLimit, vUsed, vRemaining, vWindowSeconds,
+			vCalendar, vTimeZone, vRetryAt, vRetryAfterSeconds, vRules, vSettingsVersion); err != nil {
 			return Verdict{}, err
 		}
 		return v, nil
@@ -243,22 +264,34 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 	if v.Scope, ok = quota.ParseScope(scope); !ok {
 		return v, &Error{Field: "data.scope", Msg: `must be "contact" or "agent_contact", got ` + strconv.Quote(scope)}
 	}
-	// An allowed send counts itself; a blocked one found the limit reached.
-	used, err := r.int(vUsed, 1, math.MaxInt)
+	// An allowed send counts itself; a blocked one found the limit reached;
+	// an exempt one is not counted.
+	minUsed := int64(1)
+	if v.Reason == Exempt {
+		minUsed = 0
+	}
+	used, err := r.int(vUsed, minUsed, math.MaxInt)
 	if err != nil {
 		return v, err
 	}
 	v.Used = int(used)
-	if v.WindowSeconds, err = r.int(vWindowSeconds, quota.MinWindowSeconds, quota.MaxWindowSeconds); err != nil {
-		return v, err
+	if err := r.window(&v); err != nil {
+		return Verdict{}, err
 	}
 	if v.SettingsVersion, err = r.int(vSettingsVersion, 0, 1<<63-1); err != nil {
 		return v, err
 	}
-	if v.Reason == LimitDisabled {
-		if err := r.absent("while the limit is disabled", vLimit, vRemaining, vRetryAt, vRetryAfterSeconds); err != nil {
+	switch v.Reason {
+	case LimitDisabled:
+		if err := r.absent("while the limit is disabled", vLimit, vRemaining, vRetryAt, vRetryAfterSeconds, vRule, vRules); err != nil {
 			return Verdict{}, err
 		}
+		return v, nil
+	case Exempt:
+		if err := r.absent("when exempt", vLimit, vRemaining, vRetryAt, vRetryAfterSeconds, vRule, vRules); err != nil {
+			return Verdict{}, err
+		}
+		v.Enabled = true
 		return v, nil
 	}
 	v.Enabled = true
@@ -281,16 +314,23 @@ func DecodeVerdict(b []byte) (Verdict, error) {
 		if err := r.absent("unless remaining is 0", vRetryAt, vRetryAfterSeconds); err != nil {
 			return Verdict{}, err
 		}
-		return v, nil
+	} else {
+		if v.RetryAt, err = r.time(r.member(vRetryAt)); err != nil {
+			return v, err
+		}
+		maxRetry := int64(quota.MaxWindowSeconds)
+		if v.Calendar != quota.Rolling {
+			maxRetry = maxCalendarRetrySeconds
+		}
+		if v.RetryAfterSeconds, err = r.int(vRetryAfterSeconds, 1, maxRetry); err != nil {
+			return v, err
+		}
+		if d := v.RetryAt - v.DecidedAt; d <= 0 || (d+999)/1000 != v.RetryAfterSeconds {
+			return v, &Error{Field: "data.retry_after_seconds", Msg: "must be retry_at - decided_at in seconds, rounded up"}
+		}
 	}
-	if v.RetryAt, err = r.time(r.member(vRetryAt)); err != nil {
-		return v, err
-	}
-	if v.RetryAfterSeconds, err = r.int(vRetryAfterSeconds, 1, quota.MaxWindowSeconds); err != nil {
-		return v, err
-	}
-	if d := v.RetryAt - v.DecidedAt; d <= 0 || (d+999)/1000 != v.RetryAfterSeconds {
-		return v, &Error{Field: "data.retry_after_seconds", Msg: "must be retry_at - decided_at in seconds, rounded up"}
+	if err := r.rules(&v, &rules); err != nil {
+		return Verdict{}, err
 	}
 	return v, nil
 }

@@ -227,13 +227,17 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 		if err != nil {
 			return err
 		}
-		h.sends = quota.Expire(h.sends, s.WindowMs, t)
-		dec := quota.Decide(h.sends, s, in.AgentID, "", t)
-		if dec.Outcome == quota.Allowed {
-			h.sends = quota.Record(h.sends, quota.Send{At: t, Agent: in.AgentID, Attempt: in.ID})
+		horizon := s.HorizonMs()
+		h.sends = quota.Expire(h.sends, horizon, t)
+		dec := quota.Decide(h.sends, s, in.AgentID, in.Category, t)
+		if dec.Outcome == quota.Allowed && dec.Reason != quota.Exempt {
+			h.sends = quota.Record(h.sends, quota.Send{At: t, Agent: in.AgentID, Attempt: in.ID, Category: in.Category})
 		}
 		h.dirty = true // expired sends dropped, or one recorded
-		h.window = s.WindowMs
+		h.window = horizon
+		if publish {
+			out.countRules(&dec)
+		}
 		v = events.FromDecision(in, dec, s, t)
 		retain = max(s.WindowMs, d.cfg.retentionMs)
 	}
@@ -262,7 +266,8 @@ func (d *decider) history(w *work, bot, contact string, t int64) (*history, erro
 			return nil, fmt.Errorf("partition %d: load history of %s/%s: %w", d.partition, bot, contact, err)
 		}
 	}
-	h := &history{existed: len(sends) > 0, window: d.settings(bot).WindowMs, expireAt: expireAt}
+	st := d.settings(bot)
+	h := &history{existed: len(sends) > 0, window: st.HorizonMs(), expireAt: expireAt}
 	// A stored history whose expiry has passed may have been swept or not,
 	// depending on the sweep's progress: it counts as gone either way, so
 	// that a decision never depends on when the sweep ran (or on a restart).

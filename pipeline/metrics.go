@@ -10,6 +10,8 @@ import (
 // in the README.
 type metrics struct {
 	verdicts        *prometheus.CounterVec // verdict, reason
+	ruleVerdicts    *prometheus.CounterVec // rule, verdict: bots with rules
+	wouldBlock      *prometheus.CounterVec // rule: shadow rules
 	consumed        *prometheus.CounterVec // topic
 	dlq             *prometheus.CounterVec // source topic
 	forwarded       prometheus.Counter     // attempts records moved to their key's partition
@@ -34,6 +36,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendgate_verdicts_total", Help: "Verdicts committed (in the batches' transactions), by verdict and reason (re-emitted duplicates included).",
 		}, []string{"verdict", "reason"}),
+		ruleVerdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendgate_rule_verdicts_total", Help: "New decisions of bots with rules or exempt categories, by binding rule name and verdict (exempt ones and re-emitted duplicates not included).",
+		}, []string{"rule", "verdict"}),
+		wouldBlock: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendgate_shadow_would_block_total", Help: "Attempts a shadow rule would have blocked (it was at its limit), by rule name; they were decided by the enforced rules.",
+		}, []string{"rule"}),
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendgate_records_consumed_total", Help: "Records read from Kafka, by topic.",
 		}, []string{"topic"}),
@@ -90,7 +98,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sendgate_partitions_owned", Help: "Attempts partitions assigned to this instance.",
 		}),
 	}
-	reg.MustRegister(m.verdicts, m.consumed, m.dlq, m.forwarded, m.transactions, m.txnSeconds, m.duplicates, m.failedReleased, m.settingsApplied,
+	reg.MustRegister(m.verdicts, m.ruleVerdicts, m.wouldBlock, m.consumed, m.dlq, m.forwarded, m.transactions, m.txnSeconds, m.duplicates, m.failedReleased, m.settingsApplied,
 		m.batchSize, m.batchLatency, m.decisionDelay, m.lag, m.stateKeys, m.publishRetries,
 		m.fetchErrors, m.ready, m.partitionsOwned)
 	return m

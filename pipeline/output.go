@@ -4,6 +4,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/quota"
 )
 
 // output is what a batch writes besides its changelog records: verdicts,
@@ -22,6 +23,10 @@ type output struct {
 	// byKind counts the verdicts by outcome and reason, for the metrics
 	// (added once the batch's transaction committed).
 	byKind map[verdictKind]int
+	// byRule counts the new decisions of bots with rules by binding rule
+	// and outcome, wouldBlock the shadow rules' would-blocks, by rule.
+	byRule     map[ruleKind]int
+	wouldBlock map[string]int
 	// newestMs is the newest record timestamp of the batch, for the
 	// decision-latency metric.
 	newestMs int64
@@ -35,16 +40,36 @@ type verdictKind struct {
 	reason  events.Reason
 }
 
+type ruleKind struct {
+	rule    string
+	outcome quota.Outcome
+}
+
 // reset empties out for the next batch of n records, keeping its buffers.
 func (out *output) reset(n int) {
 	if cap(out.arena) < 512*n {
 		out.arena = make([]byte, 0, 512*n)
 	}
 	if out.byKind == nil {
-		out.byKind = map[verdictKind]int{}
+		out.byKind, out.byRule, out.wouldBlock = map[verdictKind]int{}, map[ruleKind]int{}, map[string]int{}
 	}
 	clear(out.byKind)
-	*out = output{msgs: out.msgs[:0], arena: out.arena[:0], spans: out.spans[:0], byKind: out.byKind}
+	clear(out.byRule)
+	clear(out.wouldBlock)
+	*out = output{msgs: out.msgs[:0], arena: out.arena[:0], spans: out.spans[:0], byKind: out.byKind, byRule: out.byRule, wouldBlock: out.wouldBlock}
+}
+
+// countRules counts a new decision of a bot with rules for the metrics.
+func (out *output) countRules(dec *quota.Decision) {
+	if dec.Rule == "" {
+		return
+	}
+	out.byRule[ruleKind{dec.Rule, dec.Outcome}]++
+	for i := range dec.Rules {
+		if dec.Rules[i].WouldBlock {
+			out.wouldBlock[dec.Rules[i].Name]++
+		}
+	}
 }
 
 // emit appends the verdict message for rec.
@@ -75,6 +100,12 @@ func (out *output) finish() {
 func (out *output) count(m *metrics, topic string) {
 	for k, n := range out.byKind {
 		m.verdicts.WithLabelValues(k.outcome.String(), k.reason.String()).Add(float64(n))
+	}
+	for k, n := range out.byRule {
+		m.ruleVerdicts.WithLabelValues(k.rule, k.outcome.String()).Add(float64(n))
+	}
+	for rule, n := range out.wouldBlock {
+		m.wouldBlock.WithLabelValues(rule).Add(float64(n))
 	}
 	if out.dlq > 0 {
 		m.dlq.WithLabelValues(topic).Add(float64(out.dlq))

@@ -260,7 +260,7 @@ func TestQuotaReflectsPublishedVerdicts(t *testing.T) {
 	e.attempt("a1", "bot1", "c1", "ana", t0)
 	e.attempt("a2", "bot1", "c1", "ana", t0.Add(time.Second))
 	e.verdict("a2")
-	d, s, err := e.runner.Quota("bot1", "c1", "", t0.Add(2*time.Second))
+	d, s, err := e.runner.Quota("bot1", "c1", "", "", t0.Add(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestQuotaReflectsPublishedVerdicts(t *testing.T) {
 		t.Fatalf("quota: %+v", d)
 	}
 	// Evaluated in the past, only the sends decided by then count.
-	if d, _, _ := e.runner.Quota("bot1", "c1", "", t0.Add(500*time.Millisecond)); d.Used != 1 || d.Remaining != 1 {
+	if d, _, _ := e.runner.Quota("bot1", "c1", "", "", t0.Add(500*time.Millisecond)); d.Used != 1 || d.Remaining != 1 {
 		t.Fatalf("quota at t0+0.5s: %+v", d)
 	}
 }

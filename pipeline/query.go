@@ -32,12 +32,13 @@ func (r *Runner) Ready() bool {
 // Settings returns the settings in force for bot.
 func (r *Runner) Settings(bot string) quota.Settings { return r.settings.get(bot) }
 
-// Quota evaluates the limit of a contact at time at over the sends counted so
-// far with decision time <= at. It reads the local state, which holds
+// Quota evaluates the limit of a contact at time at, for an attempt of agent
+// and category ("" for none), over the sends counted so far with decision
+// time <= at (quota.Usage). It reads the local state, which holds
 // exactly the decisions whose transactions committed. It returns ErrNotOwned
 // for a partition this instance does not own or is still restoring or
 // rebuilding.
-func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision, quota.Settings, error) {
+func (r *Runner) Quota(bot, contact, agent, category string, at time.Time) (quota.Decision, quota.Settings, error) {
 	s := r.settings.get(bot)
 	pid, ok := r.contactPartition(bot, contact)
 	if !ok {
@@ -53,7 +54,7 @@ func (r *Runner) Quota(bot, contact, agent string, at time.Time) (quota.Decision
 	if err != nil {
 		return quota.Decision{}, s, err
 	}
-	return quota.Usage(sends, s, agent, "", at.UnixMilli()), s, nil
+	return quota.Usage(sends, s, agent, category, at.UnixMilli()), s, nil
 }
 
 // contactPartition is the attempts partition of contact (bot, contact);

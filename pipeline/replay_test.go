@@ -127,7 +127,7 @@ func TestReadyOnlyAfterRebuild(t *testing.T) {
 	a.stop(t)
 	b := e.instanceWith(t.TempDir(), func(c *pipeline.Config) { c.MaxBatch = 1 })
 	e.waitFor("B ready", b.r.Ready)
-	d, _, err := b.r.Quota("bot1", "c1", "", t0.Add(time.Hour))
+	d, _, err := b.r.Quota("bot1", "c1", "", "", t0.Add(time.Hour))
 	if err != nil || d.Used != n {
 		t.Fatalf("quota as soon as B is ready: used %d, err %v; want %d", d.Used, err, n)
 	}

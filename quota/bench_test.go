@@ -3,6 +3,7 @@ package quota_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/sendgate/sendgate/quota"
 )
@@ -94,5 +95,43 @@ func BenchmarkRecordExpire(b *testing.B) {
 	}
 	if len(h) != 3 {
 		b.Fatalf("steady state of %d sends, want 3", len(h))
+	}
+}
+
+// BenchmarkDecideRules decides one attempt of a bot with 10 rules (the
+// default one and 9 more: rolling and calendar ones in two zones, some for
+// one category, one shadow) against a history of 3 live sends, next to the
+// same bot with the default rule alone. The target: at most 2× the
+// single-rule decision in the pipeline's decision (BenchmarkDecideCommit).
+func BenchmarkDecideRules(b *testing.B) {
+	ny, _ := time.LoadLocation("America/New_York")
+	sp, _ := time.LoadLocation("America/Sao_Paulo")
+	ten := settings(3, quota.ScopeContact)
+	ten.Rules = []quota.Rule{
+		{Name: "hourly", Max: 2, WindowMs: 3_600_000},
+		{Name: "weekly", Max: 5, WindowMs: 7 * day},
+		{Name: "monthly-rolling", Max: 20, WindowMs: 30 * day},
+		{Name: "per-agent", Max: 2, WindowMs: day, Scope: quota.ScopeAgentContact},
+		{Name: "daily-sp", Max: 1, Calendar: quota.Day, Zone: sp, Categories: []string{"marketing"}},
+		{Name: "weekly-ny", Max: 4, Calendar: quota.Week, Zone: ny},
+		{Name: "month-ny", Max: 10, Calendar: quota.Month, Zone: ny},
+		{Name: "utility", Max: 9, WindowMs: day, Categories: []string{"utility"}},
+		{Name: "trial", Max: 1, WindowMs: day, Shadow: true},
+	}
+	h := history(3, "ana", "bob")
+	for i := range h {
+		h[i].Category = []string{"marketing", "utility", ""}[i%3]
+	}
+	now := base + day/2
+	for _, bc := range []struct {
+		name string
+		s    quota.Settings
+	}{{"rules=1", settings(3, quota.ScopeContact)}, {"rules=10", ten}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				sink = quota.Decide(h, bc.s, "ana", "marketing", now)
+			}
+		})
 	}
 }

@@ -2,24 +2,43 @@ package quota
 
 import "time"
 
-// period returns the calendar period of c in zone that holds instant t (Unix
-// ms): its first instant, and the first instant of the next period, which is
-// when the rule's sends stop counting.
+// periodStart returns the first instant (Unix ms) of the calendar period of c
+// in zone that holds instant t, and periodEnd the first instant of the next
+// period, which is when the sends of the period stop counting.
 //
 // A local day starts at its first instant, which is 00:00 except on a day
 // whose midnight falls in a daylight saving time gap (the day then starts at
 // the transition). A week starts on Monday, a month on the first.
-func period(c Calendar, zone *time.Location, t int64) (start, next int64) {
-	y, m, d := time.UnixMilli(t).In(zone).Date()
+func periodStart(c Calendar, zone *time.Location, t int64) int64 {
+	y, m, d := firstDay(c, zone, t)
+	return dayStart(zone, y, m, d)
+}
+
+// periodEnd: see periodStart.
+func periodEnd(c Calendar, zone *time.Location, t int64) int64 {
+	y, m, d := firstDay(c, zone, t)
 	switch c {
 	case Week:
-		wd := time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Weekday()
-		d -= (int(wd) + 6) % 7 // back to Monday
-		return dayStart(zone, y, m, d), dayStart(zone, y, m, d+7)
+		d += 7
 	case Month:
-		return dayStart(zone, y, m, 1), dayStart(zone, y, m+1, 1)
+		m++
+	default:
+		d++
 	}
-	return dayStart(zone, y, m, d), dayStart(zone, y, m, d+1)
+	return dayStart(zone, y, m, d)
+}
+
+// firstDay returns the local date of the first day of t's period.
+func firstDay(c Calendar, zone *time.Location, t int64) (int, time.Month, int) {
+	lt := time.UnixMilli(t).In(zone)
+	y, m, d := lt.Date()
+	switch c {
+	case Week:
+		d -= (int(lt.Weekday()) + 6) % 7 // back to Monday
+	case Month:
+		d = 1
+	}
+	return y, m, d
 }
 
 // dayStart returns the first instant (Unix ms) of local day y-m-d in zone; d
@@ -27,6 +46,9 @@ func period(c Calendar, zone *time.Location, t int64) (start, next int64) {
 func dayStart(zone *time.Location, y int, m time.Month, d int) int64 {
 	y, m, d = time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date() // normalize
 	s := time.Date(y, m, d, 0, 0, 0, 0, zone)
+	if begin, end := s.ZoneBounds(); begin.Before(s.Add(-3*time.Hour)) && (end.IsZero() || end.After(s.Add(3*time.Hour))) {
+		return s.UnixMilli() // no transition near midnight: the usual case
+	}
 	// time.Date does not say which offset it uses when local midnight does
 	// not exist (a gap) or exists twice (a fold). Settle it: in a gap, the
 	// day starts at the transition; in a fold, at the first midnight.

@@ -205,20 +205,15 @@ func (h *harness) settings(td *datadriven.TestData) (string, error) {
 	for _, a := range td.CmdArgs {
 		v := a.String()[len(a.Key)+1:]
 		var err error
+		if ok, err := limitField(a.Key, v, &s.Max, &s.WindowMs, &s.Scope); ok {
+			if err != nil {
+				return "", err
+			}
+			continue
+		}
 		switch a.Key {
 		case "enabled":
 			s.Enabled, err = strconv.ParseBool(v)
-		case "max":
-			s.Max, err = strconv.Atoi(v)
-		case "window":
-			var d time.Duration
-			d, err = time.ParseDuration(v)
-			s.WindowMs = d.Milliseconds()
-		case "scope":
-			var ok bool
-			if s.Scope, ok = quota.ParseScope(v); !ok {
-				err = fmt.Errorf("unknown scope %q", v)
-			}
 		case "exempt":
 			s.Exempt = list(v)
 		case "rules":
@@ -269,6 +264,27 @@ func (h *harness) settings(td *datadriven.TestData) (string, error) {
 	return b.String(), nil
 }
 
+// limitField parses the fields settings and rules share (max, window,
+// scope) into the pointers; ok is false for another key.
+func limitField(k, v string, max *int, windowMs *int64, scope *quota.Scope) (ok bool, err error) {
+	switch k {
+	case "max":
+		*max, err = strconv.Atoi(v)
+	case "window":
+		var d time.Duration
+		d, err = time.ParseDuration(v)
+		*windowMs = d.Milliseconds()
+	case "scope":
+		var known bool
+		if *scope, known = quota.ParseScope(v); !known {
+			err = fmt.Errorf("unknown scope %q", v)
+		}
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
 // list parses "a,b" into its items; "none" is the empty list.
 func list(v string) []string {
 	if v == "none" {
@@ -283,14 +299,14 @@ func parseRule(line string) (quota.Rule, error) {
 	r := quota.Rule{Name: f[0]}
 	for _, kv := range f[1:] {
 		k, v, _ := strings.Cut(kv, "=")
-		var err error
+		ok, err := limitField(k, v, &r.Max, &r.WindowMs, &r.Scope)
+		if ok {
+			if err != nil {
+				return r, err
+			}
+			continue
+		}
 		switch k {
-		case "max":
-			r.Max, err = strconv.Atoi(v)
-		case "window":
-			var d time.Duration
-			d, err = time.ParseDuration(v)
-			r.WindowMs = d.Milliseconds()
 		case "calendar":
 			var ok bool
 			if r.Calendar, ok = quota.ParseCalendar(v); !ok {
@@ -298,11 +314,6 @@ func parseRule(line string) (quota.Rule, error) {
 			}
 		case "zone":
 			r.Zone, err = time.LoadLocation(v)
-		case "scope":
-			var ok bool
-			if r.Scope, ok = quota.ParseScope(v); !ok {
-				err = fmt.Errorf("unknown scope %q", v)
-			}
 		case "mode":
 			r.Shadow = v == "shadow"
 		case "categories":

@@ -27,22 +27,15 @@ var calendarNames = [...]string{Rolling: "", Day: "day", Week: "week", Month: "m
 // String returns the wire name of the calendar ("day", "week", "month"), or ""
 // for Rolling.
 func (c Calendar) String() string {
-	if int(c) < len(calendarNames) {
-		return calendarNames[c]
+	if c == Rolling {
+		return ""
 	}
-	return fmt.Sprintf("calendar(%d)", uint8(c))
+	return wireName(calendarNames[:], c, "calendar")
 }
 
 // ParseCalendar parses a wire calendar name ("day", "week" or "month"); ok is
 // false for anything else.
-func ParseCalendar(s string) (Calendar, bool) {
-	for c, name := range calendarNames {
-		if name == s && c != int(Rolling) {
-			return Calendar(c), true
-		}
-	}
-	return 0, false
-}
+func ParseCalendar(s string) (Calendar, bool) { return parseWire[Calendar](calendarNames[:], s) }
 
 // Bounds of the rules, as fixed by the contract.
 const (
@@ -101,9 +94,9 @@ func (r *Rule) ZoneName() string {
 	return r.location().String()
 }
 
-// applies reports whether the rule applies to (and counts) an attempt or send
+// Applies reports whether the rule applies to (and counts) an attempt or send
 // of category ("" for none).
-func (r *Rule) applies(category string) bool {
+func (r *Rule) Applies(category string) bool {
 	if r.Categories == nil {
 		return true
 	}

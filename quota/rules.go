@@ -37,7 +37,6 @@ type tally struct {
 	// kth and kth1 are t[n-Max] and t[n-Max+1] (the Max-th and
 	// (Max-1)-th newest counted times), when n is large enough.
 	kth, kth1 int64
-	next      int64 // a calendar rule's next period start
 }
 
 // evaluate decides (count) or evaluates (!count) an attempt of agent and
@@ -60,7 +59,7 @@ func evaluate(sends []Send, s *Settings, agent, category string, d int64, count 
 		if i >= 0 {
 			r = &s.Rules[i]
 		}
-		if !r.applies(category) {
+		if !r.Applies(category) {
 			continue
 		}
 		rules[k], tallies[k] = r, measure(sends, r, agent, d)
@@ -88,7 +87,7 @@ func evaluate(sends []Send, s *Settings, agent, category string, d int64, count 
 		if u.Remaining == 0 {
 			switch {
 			case r.Calendar != Rolling:
-				u.RetryAt = t.next
+				u.RetryAt = periodEnd(r.Calendar, r.location(), d)
 			case !counted:
 				u.RetryAt = t.kth + r.WindowMs // t[n-Max]
 			case r.Max == 1:
@@ -144,8 +143,7 @@ func measure(sends []Send, r *Rule, agent string, d int64) tally {
 	var t tally
 	var lo int
 	if r.Calendar != Rolling {
-		var start int64
-		start, t.next = period(r.Calendar, r.location(), d)
+		start := periodStart(r.Calendar, r.location(), d)
 		lo = firstAfter(sends, start-1) // sends[lo:] have At >= start
 	} else {
 		lo = firstAfter(sends, d-r.WindowMs) // sends[lo:] have At+window > d
@@ -163,7 +161,7 @@ func measure(sends []Send, r *Rule, agent string, d int64) tally {
 	}
 	for i := len(live) - 1; i >= 0; i-- {
 		x := &live[i]
-		if r.Scope == ScopeAgentContact && x.Agent != agent || !r.applies(x.Category) {
+		if r.Scope == ScopeAgentContact && x.Agent != agent || !r.Applies(x.Category) {
 			continue
 		}
 		t.n++

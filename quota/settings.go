@@ -20,19 +20,27 @@ const (
 var scopeNames = [...]string{ScopeContact: "contact", ScopeAgentContact: "agent_contact"}
 
 // String returns the wire name of the scope: "contact" or "agent_contact".
-func (s Scope) String() string {
-	if int(s) < len(scopeNames) {
-		return scopeNames[s]
-	}
-	return fmt.Sprintf("scope(%d)", uint8(s))
-}
+func (s Scope) String() string { return wireName(scopeNames[:], s, "scope") }
 
 // ParseScope parses a wire scope name ("contact" or "agent_contact"); ok is
 // false for anything else.
-func ParseScope(s string) (Scope, bool) {
-	for sc, name := range scopeNames {
-		if name == s {
-			return Scope(sc), true
+func ParseScope(s string) (Scope, bool) { return parseWire[Scope](scopeNames[:], s) }
+
+// wireName returns the wire name of enum value v, or kind(v) for an unknown
+// one.
+func wireName[T ~uint8](names []string, v T, kind string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
+	}
+	return fmt.Sprintf("%s(%d)", kind, uint8(v))
+}
+
+// parseWire parses a wire name into its enum value; ok is false for an
+// unknown or empty name.
+func parseWire[T ~uint8](names []string, s string) (T, bool) {
+	for v, name := range names {
+		if name == s && s != "" {
+			return T(v), true
 		}
 	}
 	return 0, false
@@ -82,6 +90,21 @@ func (s *Settings) HasRules() bool { return len(s.Rules) > 0 || len(s.Exempt) > 
 func (s *Settings) IsExempt(category string) bool {
 	for _, c := range s.Exempt {
 		if c == category {
+			return true
+		}
+	}
+	return false
+}
+
+// NeedsAgent reports whether decisions on attempts of category ("" for none)
+// depend on the agent: the default rule's scope, or that of a rule that
+// applies to category, is ScopeAgentContact.
+func (s *Settings) NeedsAgent(category string) bool {
+	if s.Scope == ScopeAgentContact {
+		return true
+	}
+	for i := range s.Rules {
+		if r := &s.Rules[i]; r.Scope == ScopeAgentContact && r.Applies(category) {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
@@ -202,6 +203,9 @@ func TestVerdicts(t *testing.T) {
 		"rejected-unreadable-ids": events.RejectedVerdict(events.Inbound{ID: "att-0005"},
 			&events.Error{Field: "specversion", Msg: `must be "1.0", got "0.3"`}, t0),
 	}
+	for name, v := range ruleVerdicts(t) {
+		cases[name] = v
+	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {
 			b := events.AppendVerdict(nil, &v)
@@ -216,13 +220,54 @@ func TestVerdicts(t *testing.T) {
 				t.Fatalf("DecodeVerdict round trip:\n got %+v\nwant %+v", got, v)
 			}
 			var bin events.Verdict
-			if err := bin.UnmarshalBinary(v.AppendBinary(nil)); err != nil {
-				t.Fatal(err)
+			if err := bin.UnmarshalBinary(v.AppendBinary(nil)); err != nil || bin != v {
+				t.Fatalf("binary round trip: %+v, %v", bin, err)
 			}
 			if again := events.AppendVerdict(nil, &bin); !bytes.Equal(again, b) {
 				t.Fatalf("binary round trip changed the JSON:\n%s\n%s", b, again)
 			}
 		})
+	}
+}
+
+// ruleSettings are the contract's example of rules.
+func ruleSettings(t *testing.T) quota.Settings {
+	sp, err := time.LoadLocation("America/Sao_Paulo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return quota.Settings{Version: 43, Enabled: true, Max: 3, WindowMs: 86400000,
+		Rules: []quota.Rule{
+			{Name: "weekly", Max: 5, WindowMs: 604800000},
+			{Name: "marketing-daily", Max: 1, Calendar: quota.Day, Zone: sp, Categories: []string{"marketing"}},
+			{Name: "agent-trial", Max: 2, WindowMs: 86400000, Scope: quota.ScopeAgentContact, Shadow: true},
+		},
+		Exempt: []string{"authentication"},
+	}
+}
+
+// ruleVerdicts are verdicts of quota.Decide under ruleSettings, at
+// 2026-11-26T10:00:00Z (07:00 in São Paulo).
+func ruleVerdicts(t *testing.T) map[string]events.Verdict {
+	const t0 = 1795687200000
+	const hour = 3600000
+	st := ruleSettings(t)
+	in := func(id, category string) events.Inbound {
+		return events.Inbound{ID: id, BotID: "support@bots", ContactID: "5531999990000@wa", AgentID: "ana@acme", Category: category}
+	}
+	decide := func(sends []quota.Send, in events.Inbound) events.Verdict {
+		d := quota.Decide(sends, st, in.AgentID, in.Category, t0)
+		return events.FromDecision(in, d, st, t0)
+	}
+	marketing := []quota.Send{{At: t0 - hour, Agent: "ana@acme", Attempt: "att-m1", Category: "marketing"}}
+	two := []quota.Send{{At: t0 - 2*hour, Agent: "ana@acme", Attempt: "att-1"}, {At: t0 - hour, Agent: "ana@acme", Attempt: "att-2"}}
+	return map[string]events.Verdict{
+		"rules-allowed":                decide(nil, in("att-r1", "")),
+		"rules-blocked-calendar":       decide(marketing, in("att-r2", "marketing")),
+		"rules-allowed-category":       decide(marketing[:0], in("att-r3", "marketing")),
+		"rules-shadow-would-block":     decide(two, in("att-r4", "utility")),
+		"rules-exempt":                 decide(two, in("att-r5", "authentication")),
+		"rules-exempt-nothing-counted": decide(nil, in("att-r6", "authentication")),
 	}
 }
 

@@ -5,12 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
+	_ "time/tzdata" // the zones of stored calendar rules, on any machine
 
 	"github.com/sendgate/sendgate/quota"
 )
 
 // valueVersion is the format version byte every value starts with.
 const valueVersion byte = 1
+
+// historyCategories is the version byte of a history value whose sends carry
+// template categories (historyEncoder.encode); a history without any is
+// written as valueVersion, as before categories existed.
+const historyCategories byte = 2
 
 var errTruncated = errors.New("truncated value")
 
@@ -96,7 +104,9 @@ func appendHeader(dst []byte, expireAt int64) []byte {
 // and the offset of its body.
 func decodeHeader(val []byte) (expireAt int64, body int, err error) {
 	r := reader{b: val}
-	r.version()
+	if v := r.byte(); r.err == nil && v != valueVersion && v != historyCategories {
+		r.fail(fmt.Errorf("unknown value version %d", v))
+	}
 	expireAt = r.varint()
 	return expireAt, r.off, r.err
 }
@@ -106,6 +116,7 @@ type historyEncoder struct {
 	agents []string          // dictionary, in first-use order
 	idx    []uint32          // dictionary index of each send
 	m      map[string]uint32 // used once the dictionary is large
+	cats   []string          // categories, in first-use order
 }
 
 // dictLinearMax is the dictionary size up to which agents are looked up by a
@@ -116,15 +127,22 @@ const dictLinearMax = 16
 // dst:
 //
 //	version, expireAt varint, n uvarint, nAgents uvarint, agents (length-prefixed),
-//	n × { ΔAt varint, agent index uvarint, attempt (length-prefixed) }
+//	[nCats uvarint, categories (length-prefixed)],
+//	n × { ΔAt varint, agent index uvarint, [category uvarint], attempt (length-prefixed) }
 //
 // The first ΔAt is expireAt-At[0] (small: about one window), the next ones
-// At[i]-At[i-1].
+// At[i]-At[i-1]. The bracketed parts are there only when some send has a
+// category (version historyCategories); a send's category is 0 for none,
+// i+1 for categories[i].
 func (e *historyEncoder) encode(dst []byte, sends []quota.Send, expireAt int64) []byte {
 	e.agents = e.agents[:0]
 	e.idx = e.idx[:0]
+	e.cats = e.cats[:0]
 	useMap := false
 	for i := range sends {
+		if c := sends[i].Category; c != "" && !slices.Contains(e.cats, c) {
+			e.cats = append(e.cats, c)
+		}
 		a := sends[i].Agent
 		j, ok := uint32(0), false
 		if useMap {
@@ -157,11 +175,22 @@ func (e *historyEncoder) encode(dst []byte, sends []quota.Send, expireAt int64) 
 		e.idx = append(e.idx, j)
 	}
 
-	dst = appendHeader(dst, expireAt)
+	cats := len(e.cats) > 0
+	if cats {
+		dst = binary.AppendVarint(append(dst, historyCategories), expireAt)
+	} else {
+		dst = appendHeader(dst, expireAt)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(sends)))
 	dst = binary.AppendUvarint(dst, uint64(len(e.agents)))
 	for _, a := range e.agents {
 		dst = appendID(dst, a)
+	}
+	if cats {
+		dst = binary.AppendUvarint(dst, uint64(len(e.cats)))
+		for _, c := range e.cats {
+			dst = appendID(dst, c)
+		}
 	}
 	prev := expireAt
 	for i := range sends {
@@ -173,6 +202,13 @@ func (e *historyEncoder) encode(dst []byte, sends []quota.Send, expireAt int64) 
 		}
 		prev = s.At
 		dst = binary.AppendUvarint(dst, uint64(e.idx[i]))
+		if cats {
+			c := 0
+			if s.Category != "" {
+				c = slices.Index(e.cats, s.Category) + 1
+			}
+			dst = binary.AppendUvarint(dst, uint64(c))
+		}
 		dst = appendID(dst, s.Attempt)
 	}
 	return dst
@@ -182,7 +218,10 @@ func (e *historyEncoder) encode(dst []byte, sends []quota.Send, expireAt int64) 
 // substrings of one copy of val, so they never alias val's memory.
 func decodeHistory(dst []quota.Send, val []byte) ([]quota.Send, error) {
 	r := reader{b: val}
-	r.version()
+	version := r.byte()
+	if r.err == nil && version != valueVersion && version != historyCategories {
+		r.fail(fmt.Errorf("unknown value version %d", version))
+	}
 	expireAt := r.varint()
 	n := r.uvarint()
 	nAgents := r.uvarint()
@@ -200,6 +239,18 @@ func decodeHistory(dst []quota.Send, val []byte) ([]quota.Send, error) {
 		i, j := r.span()
 		agents = append(agents, s[i:j])
 	}
+	var cats []string
+	if version == historyCategories {
+		nCats := r.uvarint()
+		if nCats > uint64(len(val)) {
+			return dst, fmt.Errorf("implausible count: %d categories in %d bytes", nCats, len(val))
+		}
+		cats = make([]string, 1, nCats+1) // cats[0] is none
+		for range nCats {
+			i, j := r.span()
+			cats = append(cats, s[i:j])
+		}
+	}
 	dst = slices.Grow(dst, int(n))
 	prev := expireAt
 	for k := range n {
@@ -210,6 +261,10 @@ func decodeHistory(dst []quota.Send, val []byte) ([]quota.Send, error) {
 		}
 		prev = at
 		ai := r.uvarint()
+		var ci uint64
+		if cats != nil {
+			ci = r.uvarint()
+		}
 		i, j := r.span()
 		if r.err != nil {
 			break
@@ -218,7 +273,15 @@ func decodeHistory(dst []quota.Send, val []byte) ([]quota.Send, error) {
 			r.fail(fmt.Errorf("agent index %d out of %d", ai, len(agents)))
 			break
 		}
-		dst = append(dst, quota.Send{At: at, Agent: agents[ai], Attempt: s[i:j]})
+		var cat string
+		if cats != nil {
+			if ci >= uint64(len(cats)) {
+				r.fail(fmt.Errorf("category index %d out of %d", ci, len(cats)-1))
+				break
+			}
+			cat = cats[ci]
+		}
+		dst = append(dst, quota.Send{At: at, Agent: agents[ai], Attempt: s[i:j], Category: cat})
 	}
 	return dst, r.done()
 }
@@ -243,34 +306,155 @@ func decodePosition(val []byte) (Position, error) {
 	return pos, r.done()
 }
 
-const flagEnabled byte = 1
+// Settings value flags.
+const (
+	flagEnabled byte = 1 << iota
+	// flagRules: the value ends with the exempt categories and the rules.
+	flagRules
+)
 
+// Rule flags.
+const ruleShadow byte = 1
+
+// appendSettingsValue appends a settings value:
+//
+//	version, Version varint, flags, Max varint, WindowMs varint, Scope, Floor varint,
+//	[exempt (list), nRules uvarint, nRules × rule]
+//
+// where a list is a count then length-prefixed strings, and a rule is its
+// name, Max varint, WindowMs varint, Calendar, zone name, Scope, flags and
+// categories (count+1, 0 for none). The bracketed part is there only with
+// flagRules.
 func appendSettingsValue(dst []byte, bs BotSettings) []byte {
+	st := &bs.Settings
 	dst = append(dst, valueVersion)
-	dst = binary.AppendVarint(dst, bs.Settings.Version)
+	dst = binary.AppendVarint(dst, st.Version)
 	var flags byte
-	if bs.Settings.Enabled {
+	if st.Enabled {
 		flags |= flagEnabled
 	}
+	if st.HasRules() {
+		flags |= flagRules
+	}
 	dst = append(dst, flags)
-	dst = binary.AppendVarint(dst, int64(bs.Settings.Max))
-	dst = binary.AppendVarint(dst, bs.Settings.WindowMs)
-	dst = append(dst, byte(bs.Settings.Scope))
-	return binary.AppendVarint(dst, bs.Floor)
+	dst = binary.AppendVarint(dst, int64(st.Max))
+	dst = binary.AppendVarint(dst, st.WindowMs)
+	dst = append(dst, byte(st.Scope))
+	dst = binary.AppendVarint(dst, bs.Floor)
+	if flags&flagRules == 0 {
+		return dst
+	}
+	dst = appendList(dst, st.Exempt)
+	dst = binary.AppendUvarint(dst, uint64(len(st.Rules)))
+	for i := range st.Rules {
+		r := &st.Rules[i]
+		dst = appendID(dst, r.Name)
+		dst = binary.AppendVarint(dst, int64(r.Max))
+		dst = binary.AppendVarint(dst, r.WindowMs)
+		dst = append(dst, byte(r.Calendar))
+		dst = appendID(dst, r.ZoneName())
+		var rf byte
+		if r.Shadow {
+			rf |= ruleShadow
+		}
+		dst = append(dst, byte(r.Scope), rf)
+		if r.Categories == nil {
+			dst = binary.AppendUvarint(dst, 0)
+		} else {
+			dst = binary.AppendUvarint(dst, uint64(len(r.Categories))+1)
+			for _, c := range r.Categories {
+				dst = appendID(dst, c)
+			}
+		}
+	}
+	return dst
+}
+
+func appendList(dst []byte, l []string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(l)))
+	for _, x := range l {
+		dst = appendID(dst, x)
+	}
+	return dst
 }
 
 func decodeSettings(val []byte) (BotSettings, error) {
 	r := reader{b: val}
 	r.version()
 	var bs BotSettings
-	bs.Settings.Version = r.varint()
+	st := &bs.Settings
+	st.Version = r.varint()
 	flags := r.byte()
-	bs.Settings.Enabled = flags&flagEnabled != 0
-	bs.Settings.Max = int(r.varint())
-	bs.Settings.WindowMs = r.varint()
-	bs.Settings.Scope = quota.Scope(r.byte())
+	st.Enabled = flags&flagEnabled != 0
+	st.Max = int(r.varint())
+	st.WindowMs = r.varint()
+	st.Scope = quota.Scope(r.byte())
 	bs.Floor = r.varint()
+	if flags&flagRules != 0 {
+		st.Exempt = r.list(r.uvarint())
+		n := r.uvarint()
+		if r.err == nil && n > quota.MaxRules {
+			r.fail(fmt.Errorf("%d rules, at most %d", n, quota.MaxRules-1))
+		}
+		for range n {
+			if r.err != nil {
+				break
+			}
+			ru := quota.Rule{Name: r.str(), Max: int(r.varint()), WindowMs: r.varint(), Calendar: quota.Calendar(r.byte())}
+			if zone := r.str(); zone != "" && zone != "UTC" && r.err == nil { // nil is UTC, as events decodes it
+				loc, err := loadZone(zone)
+				if err != nil {
+					r.fail(err)
+				}
+				ru.Zone = loc
+			}
+			ru.Scope = quota.Scope(r.byte())
+			ru.Shadow = r.byte()&ruleShadow != 0
+			if c := r.uvarint(); c > 0 {
+				ru.Categories = append([]string{}, r.list(c-1)...)
+			}
+			st.Rules = append(st.Rules, ru)
+		}
+	}
 	return bs, r.done()
+}
+
+// str reads a length-prefixed string.
+func (r *reader) str() string {
+	i, j := r.span()
+	return string(r.b[i:j])
+}
+
+// list reads n length-prefixed strings; nil when n is 0.
+func (r *reader) list(n uint64) []string {
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail(fmt.Errorf("implausible count %d", n))
+		return nil
+	}
+	l := make([]string, 0, n)
+	for range n {
+		l = append(l, r.str())
+	}
+	return l
+}
+
+// zones caches the locations of the calendar rules' time zones.
+var zones sync.Map // name -> *time.Location
+
+// loadZone returns the location of an IANA zone name.
+func loadZone(name string) (*time.Location, error) {
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", name, err)
+	}
+	zones.Store(name, l)
+	return l, nil
 }
 
 func appendOffsetValue(dst []byte, next int64) []byte {

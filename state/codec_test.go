@@ -32,6 +32,10 @@ func TestHistoryCodec(t *testing.T) {
 			{At: 50, Agent: "a", Attempt: "x"}, {At: -7, Agent: "a", Attempt: "y"}, {At: math.MaxInt64, Agent: "", Attempt: "z"}, {At: math.MinInt64 + 1, Agent: "", Attempt: "w"},
 		}, 0},
 		{"large dictionary", many, 5000},
+		{"categories", []quota.Send{
+			{At: 100, Agent: "ana", Attempt: "a1", Category: "marketing"}, {At: 101, Agent: "ana", Attempt: "a2"},
+			{At: 102, Agent: "bob", Attempt: "a3", Category: "utility"}, {At: 103, Agent: "ana", Attempt: "a4", Category: "marketing"},
+		}, 86_400_103},
 	}
 	var enc historyEncoder
 	for _, tt := range tests {
@@ -83,6 +87,10 @@ func TestHistoryEncodingIsCompact(t *testing.T) {
 }
 
 func TestValueCodecs(t *testing.T) {
+	saoPaulo, err := loadZone("America/Sao_Paulo")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, pos := range []Position{{}, {Offset: 1, HWM: 2}, {Offset: math.MaxInt64, HWM: math.MinInt64}, {Offset: -1, HWM: 1_795_000_000_000},
 		{Offset: 120, HWM: 7, ChangelogEnd: 57, BatchStart: 100}} {
 		got, err := decodePosition(appendPositionValue(nil, pos))
@@ -94,6 +102,13 @@ func TestValueCodecs(t *testing.T) {
 		{},
 		{Settings: quota.Disabled(), Floor: 42},
 		{Settings: quota.Settings{Version: 7, Enabled: true, Max: 1000, WindowMs: 2_592_000_000, Scope: quota.ScopeAgentContact}, Floor: 7},
+		{Settings: quota.Settings{Version: 8, Enabled: true, Max: 3, WindowMs: 86_400_000, Exempt: []string{"authentication"}}, Floor: 8},
+		{Settings: quota.Settings{Version: 9, Enabled: true, Max: 3, WindowMs: 86_400_000, Rules: []quota.Rule{
+			{Name: "weekly", Max: 5, WindowMs: 604_800_000},
+			{Name: "marketing-daily", Max: 1, Calendar: quota.Day, Zone: saoPaulo, Categories: []string{"marketing"}},
+			{Name: "agent-trial", Max: 2, WindowMs: 86_400_000, Scope: quota.ScopeAgentContact, Shadow: true},
+			{Name: "monthly", Max: 9, Calendar: quota.Month, Categories: []string{"marketing", "utility"}},
+		}}, Floor: 9},
 	} {
 		got, err := decodeSettings(appendSettingsValue(nil, bs))
 		if err != nil || !reflect.DeepEqual(got, bs) {

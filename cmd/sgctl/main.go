@@ -2,7 +2,8 @@
 // pipeline's and the settings service's side, for trying sendgate out.
 //
 //	sgctl settings --bot support@bots --version 1 --max 3
-//	sgctl attempt  --bot support@bots --contact 5531999990000@wa --agent ana@acme
+//	sgctl settings --bot support@bots --version 2 --max 3 --rules '[{"name":"weekly","max":5,"window_seconds":604800}]' --exempt authentication
+//	sgctl attempt  --bot support@bots --contact 5531999990000@wa --agent ana@acme [--category marketing]
 //	sgctl failed   --bot support@bots --contact 5531999990000@wa --attempt att-1
 //	sgctl watch
 //
@@ -13,12 +14,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,8 +47,9 @@ func main() {
 
 const usageText = `usage: sgctl settings|attempt|failed|watch [flags] (sgctl CMD -h for flags)
 
-  settings  publish a settings event for a bot (--bot, --version, --max; --max 0 disables the limit)
-  attempt   publish an attempt (--bot, --contact, --agent) and print its verdict
+  settings  publish a settings event for a bot (--bot, --version, --max; --max 0 disables the limit;
+            --rules JSON-array and --exempt categories for several rules)
+  attempt   publish an attempt (--bot, --contact, --agent, --category) and print its verdict
   failed    publish a send-failed event (--bot, --contact, --attempt)
   watch     print every verdict, from the start of the verdicts topic, until Ctrl-C
 `
@@ -93,6 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	maxN := fs.Int("max", 0, "max_per_contact (settings; 0 disables the limit)")
 	window := fs.Int64("window", quota.DefaultWindowSeconds, "window_seconds (settings)")
 	scope := fs.String("scope", "contact", "scope: contact or agent_contact (settings)")
+	rulesJSON := fs.String("rules", "", `more rules, as the settings event's JSON array (settings), e.g. '[{"name":"weekly","max":5,"window_seconds":604800}]'`)
+	exempt := fs.String("exempt", "", "comma-separated exempt categories (settings)")
+	category := fs.String("category", "", "the template category: marketing, utility, authentication, ... (attempt; default none)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long attempt waits for its verdict")
 	_, err := flagenv.Parse(fs, flagenv.Prefix, args,
 		flagenv.Only(flagenv.Prefix, getenv, "brokers", "attempts-topic", "settings-topic", "verdicts-topic"))
@@ -150,6 +157,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		ev := events.SettingsChanged{ID: *id, BotID: *bot, ChangedBy: "sgctl", Settings: quota.Settings{
 			Version: *version, Enabled: *maxN > 0, Max: *maxN, WindowMs: *window * 1000, Scope: sc}}
+		rules, err := parseRules(*rulesJSON, *exempt)
+		if err != nil {
+			return fmt.Errorf("settings: --rules or --exempt: %w", err)
+		}
+		ev.Settings.Rules, ev.Settings.Exempt = rules.Rules, rules.Exempt
 		if err := produce(*settingsT, *bot, events.AppendSettingsEvent(nil, &ev, now)); err != nil {
 			return err
 		}
@@ -160,7 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		// Join the verdict topic's end before publishing.
 		cl.ForceMetadataRefresh()
-		if err := produce(*attempts, *bot+"/"+*contact, events.AppendAttempt(nil, *id, *bot, *contact, *agent, now)); err != nil {
+		if err := produce(*attempts, *bot+"/"+*contact, events.AppendAttemptCategory(nil, *id, *bot, *contact, *agent, *category, now)); err != nil {
 			return err
 		}
 		wctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -193,4 +205,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	return nil
+}
+
+// parseRules reads --rules (a JSON array of rules, as in the settings event)
+// and --exempt (comma-separated categories) with the processor's own
+// decoder, so that what it would refuse is refused here, naming the field.
+func parseRules(rulesJSON, exempt string) (quota.Settings, error) {
+	if rulesJSON == "" && exempt == "" {
+		return quota.Settings{}, nil
+	}
+	if rulesJSON == "" {
+		rulesJSON = "[]"
+	}
+	var cats []string
+	if exempt != "" {
+		cats = strings.Split(exempt, ",")
+	}
+	ex, _ := json.Marshal(cats)
+	if cats == nil {
+		ex = []byte("[]")
+	}
+	doc := `{"specversion":"1.0","id":"sgctl","source":"/sgctl","type":"desk.settings.changed","time":"2026-01-01T00:00:00Z",` +
+		`"data":{"bot_id":"sgctl","version":1,"active_messages":{"limit_enabled":true,"max_per_contact":1,"rules":` + rulesJSON +
+		`,"exempt_categories":` + string(ex) + `}}}`
+	ev, err := events.DecodeSettings([]byte(doc))
+	if err != nil {
+		return quota.Settings{}, err
+	}
+	return ev.Settings, nil
 }

@@ -66,6 +66,8 @@ func TestRequiredFlags(t *testing.T) {
 		{[]string{"attempt", "--bot", "b"}, "attempt: --contact is required\nattempt: --agent is required"},
 		{[]string{"failed", "--bot", "b", "--contact", "c"}, "failed: --attempt is required"},
 		{[]string{"settings", "--bot", "b", "--scope", "everyone"}, `--scope must be contact or agent_contact, got "everyone"`},
+		{[]string{"settings", "--bot", "b", "--rules", `[{"name":"default","max":1,"window_seconds":60}]`}, `--rules or --exempt: data.active_messages.rules[0].name`},
+		{[]string{"settings", "--bot", "b", "--exempt", "a,a"}, `--rules or --exempt: data.active_messages.exempt_categories[1]`},
 	} {
 		var stdout, stderr strings.Builder
 		// Nothing listens on port 1: nothing may be sent.
@@ -137,9 +139,16 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("published settings %+v, want bot b@bots and %+v", ev, want)
 	}
 
-	out := sg("attempt", "--bot", "b@bots", "--contact", "c@wa", "--agent", "ana", "--timeout", "30s")
+	sg("settings", "--bot", "r@bots", "--version", "1", "--max", "3", "--exempt", "authentication",
+		"--rules", `[{"name":"daily","max":1,"calendar":"day","time_zone":"America/Sao_Paulo","categories":["marketing"]}]`)
+	if ev := <-settings; len(ev.Settings.Rules) != 1 || ev.Settings.Rules[0].Name != "daily" || ev.Settings.Rules[0].Calendar != quota.Day ||
+		ev.Settings.Rules[0].ZoneName() != "America/Sao_Paulo" || len(ev.Settings.Exempt) != 1 || ev.Settings.Exempt[0] != "authentication" {
+		t.Fatalf("published settings with rules %+v", ev.Settings)
+	}
+
+	out := sg("attempt", "--bot", "b@bots", "--contact", "c@wa", "--agent", "ana", "--category", "marketing", "--timeout", "30s")
 	in := <-seen
-	if in.BotID != "b@bots" || in.ContactID != "c@wa" || in.AgentID != "ana" || !strings.HasPrefix(in.ID, "att-") {
+	if in.BotID != "b@bots" || in.ContactID != "c@wa" || in.AgentID != "ana" || in.Category != "marketing" || !strings.HasPrefix(in.ID, "att-") {
 		t.Fatalf("published attempt %+v", in)
 	}
 	v, err := events.DecodeVerdict([]byte(strings.TrimSpace(out)))
