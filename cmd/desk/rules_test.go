@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"reflect"
 	"strings"
 	"testing"
@@ -174,12 +176,17 @@ func TestSettingsForm(t *testing.T) {
 			dec2.Settings.Enabled != st.Enabled || dec2.Settings.Max != st.Max || dec2.Settings.WindowMs != st.WindowMs || dec2.Settings.Scope != st.Scope {
 			t.Errorf("%s: decoded %+v, published %+v", c.body, dec2, st)
 		}
-		// Checked only once events decodes them (when it does not, it leaves
-		// them out).
-		if dec2.Settings.Rules != nil && !reflect.DeepEqual(dec2.Settings.Rules, st.Rules) {
-			t.Errorf("%s: decoded rules %+v, published %+v", c.body, dec2.Settings.Rules, st.Rules)
+		// Rules compare in their wire form (a zone of UTC may be nil or
+		// time.UTC).
+		if len(dec2.Settings.Rules) != len(st.Rules) {
+			t.Errorf("%s: decoded %d rules, published %d", c.body, len(dec2.Settings.Rules), len(st.Rules))
 		}
-		if dec2.Settings.Exempt != nil && !reflect.DeepEqual(dec2.Settings.Exempt, st.Exempt) {
+		for i := range min(len(dec2.Settings.Rules), len(st.Rules)) {
+			if got, want := wireRule(&dec2.Settings.Rules[i]), wireRule(&st.Rules[i]); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: decoded rules[%d] %+v, published %+v", c.body, i, got, want)
+			}
+		}
+		if !reflect.DeepEqual(dec2.Settings.Exempt, st.Exempt) {
 			t.Errorf("%s: decoded exempt_categories %q, published %q", c.body, dec2.Settings.Exempt, st.Exempt)
 		}
 		checkSchema(t, schemas.SettingsChanged, b)
@@ -284,6 +291,52 @@ func TestDescribeQuota(t *testing.T) {
 	} {
 		if got := string(describeQuota([]byte(c.in))); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+}
+
+// Every valid verdict example of the schemas reads as events.DecodeVerdict
+// reads it, rules included.
+func TestDecodeVerdictExamples(t *testing.T) {
+	dir := schemas.Examples + "/verdict/valid"
+	files, err := fs.ReadDir(schemas.FS, dir)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s: %v (%d files)", dir, err, len(files))
+	}
+	for _, f := range files {
+		b, err := schemas.FS.ReadFile(dir + "/" + f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := events.DecodeVerdict(b)
+		if err != nil {
+			t.Fatalf("%s: events.DecodeVerdict: %v", f.Name(), err)
+		}
+		v, err := decodeVerdict(b)
+		if err != nil {
+			t.Errorf("%s: %v", f.Name(), err)
+			continue
+		}
+		got := fmt.Sprintf("%s %s %s %s rule=%q %s %q retry=%d decided=%d", v.AttemptID, v.Verdict, v.Reason, v.Scope, v.Rule, v.Calendar, v.TimeZone, v.RetryAtMs, v.DecidedAtMs)
+		exp := fmt.Sprintf("%s %s %s %s rule=%q %s %q retry=%d decided=%d", want.AttemptID, want.Outcome, want.Reason, want.Scope, want.Rule, want.Calendar, want.TimeZone, want.RetryAt, want.DecidedAt)
+		if want.Outcome == events.Rejected {
+			exp = strings.Replace(exp, " contact ", "  ", 1) // no scope on the wire
+		}
+		if got != exp {
+			t.Errorf("%s:\n got %s\nwant %s", f.Name(), got, exp)
+		}
+		if len(v.Rules) != want.NumRules {
+			t.Errorf("%s: %d rules, want %d", f.Name(), len(v.Rules), want.NumRules)
+			continue
+		}
+		for i, r := range v.Rules {
+			w := want.Rules[i]
+			if r.Name != w.Name || (r.Mode == "shadow") != w.Shadow || r.Limit != w.Limit || r.Used != w.Used || r.Remaining != w.Remaining || r.WouldBlock != w.WouldBlock {
+				t.Errorf("%s: rules[%d] = %+v, want %+v", f.Name(), i, r, w)
+			}
+		}
+		if (v.RuleLabel != "") != (want.Rule != "" && want.Enabled) {
+			t.Errorf("%s: rule_label %q", f.Name(), v.RuleLabel)
 		}
 	}
 }
