@@ -286,7 +286,7 @@ func TestBrowserRules(t *testing.T) {
 	p.run("move the mouse away", chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 5, 5))
 	set("utility", `#category`, "utility")
 	p.poll("no warning for utility", `!document.querySelector('`+row+` .warn') && document.querySelector('#quota-line').textContent.includes('left')`)
-	if got := p.eval("quota line", `document.querySelector('#quota-line').textContent`); got != "1 of 3 active messages used in the last 24 hours (Default limit (3 per 24 hours)); 2 left." {
+	if got := p.eval("quota line", `document.querySelector('#quota-line').textContent`); got != "Default limit (3 per 24 hours): 1 of 3 active messages used in the last 24 hours, 2 left." {
 		t.Errorf("quota line for a utility template: %q", got)
 	}
 

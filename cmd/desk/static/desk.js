@@ -431,7 +431,7 @@ function renderSelection() {
   } else if (c.q.ruleLabel && limited) {
     line.replaceChildren(`${c.q.used} of ${c.q.limit} active messages used ${c.q.rulePeriod}. `, ...limitReached(c.q), '.');
   } else if (c.q.ruleLabel) {
-    line.textContent = `${c.q.used} of ${c.q.limit} active messages used ${c.q.rulePeriod} (${c.q.ruleLabel}); ${c.q.limit - c.q.used} left.`;
+    line.textContent = `${c.q.ruleLabel}: ${c.q.used} of ${c.q.limit} active messages used ${c.q.rulePeriod}, ${c.q.limit - c.q.used} left.`;
   } else if (limited) {
     line.replaceChildren(`${c.q.used} of ${c.q.limit} active messages used in the last ${formatWindow(c.q.windowSeconds)}. Next send possible in `, countdown(c.q.retryAtMs), '.');
   } else {
@@ -543,8 +543,8 @@ function showRuleVerdict(v) {
   const q = quotaFromVerdict(v);
   if (v.verdict === 'allowed') {
     const detail = v.remaining === 0
-      ? el('div', {}, `${v.used} of ${v.limit} used ${v.rule_period}: that was the last one for now (${v.rule_label}). Next send possible `, timeAt(v.retry_at_ms), '.')
-      : el('div', { text: `${v.used} of ${v.limit} used ${v.rule_period} (${v.rule_label}); ${v.remaining} left.` });
+      ? el('div', {}, `${v.rule_label}: ${v.used} of ${v.limit} used ${v.rule_period}, that was the last one for now. Next send possible `, timeAt(v.retry_at_ms), '.')
+      : el('div', { text: `${v.rule_label}: ${v.used} of ${v.limit} used ${v.rule_period}, ${v.remaining} left.` });
     toast('success', `Active message sent to ${name}`, detail);
     return;
   }
