@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sendgate/sendgate/events"
 )
 
 // consume reads the verdicts topic until ctx is done.
@@ -33,7 +31,7 @@ func (s *Server) consume(ctx context.Context) {
 		}
 		s.consumerMu.Unlock()
 		fs.EachRecord(func(r *kgo.Record) {
-			v, err := events.DecodeVerdict(r.Value)
+			v, err := decodeVerdict(r.Value)
 			if err != nil {
 				s.cfg.Logf("ignoring an undecodable verdict at %s[%d]@%d: %v", r.Topic, r.Partition, r.Offset, err)
 				return

@@ -60,6 +60,10 @@ var contacts = []Person{
 	{ID: "5541966665555@wa", Name: "Lucas Almeida", Phone: "+55 41 96666-5555"},
 }
 
+// categories are the WhatsApp template categories an agent picks from when
+// sending (or none); rules and exemptions name them.
+var categories = []string{"marketing", "utility", "authentication"}
+
 func known(list []Person, id string) bool {
 	for _, p := range list {
 		if p.ID == id {

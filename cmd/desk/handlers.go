@@ -8,15 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/internal/httpjson"
-	"github.com/sendgate/sendgate/quota"
 )
 
 func (s *Server) config(w http.ResponseWriter, r *http.Request) {
@@ -27,6 +25,7 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request) {
 		"roles":           roles,
 		"agents":          agents,
 		"contacts":        contacts,
+		"categories":      categories,
 		"verdict_timeout": s.cfg.VerdictTimeout.String(),
 	})
 }
@@ -54,17 +53,6 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) {
 	s.proxy(w, r, s.settingsPath())
 }
 
-// settingsRequest is the body of PUT /api/settings.
-type settingsRequest struct {
-	// BaseVersion, when given, is the version the form was loaded at: a
-	// save over a newer version is refused (409) rather than overwriting it.
-	BaseVersion   *int64 `json:"base_version"`
-	LimitEnabled  bool   `json:"limit_enabled"`
-	MaxPerContact int    `json:"max_per_contact"`
-	WindowSeconds int64  `json:"window_seconds"`
-	Scope         string `json:"scope"`
-}
-
 // putSettings publishes a desk.settings.changed event with the next version,
 // for a role with the "edit bot general settings" permission, then waits
 // (briefly) for the processor to apply it.
@@ -78,43 +66,31 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	st := quota.Settings{Enabled: req.LimitEnabled, Max: req.MaxPerContact, WindowMs: req.WindowSeconds * 1000}
-	switch sc, ok := quota.ParseScope(req.Scope); {
-	case req.Scope == "":
-		st.Scope = quota.ScopeContact
-	case !ok:
-		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf(`scope: must be "contact" or "agent_contact", got %q`, req.Scope))
-		return
-	default:
-		st.Scope = sc
-	}
-	if req.WindowSeconds == 0 {
-		st.WindowMs = quota.DefaultWindowSeconds * 1000
-	}
-	if err := st.Validate(); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, err.Error())
+	st, ferr := req.settings()
+	if ferr != nil {
+		httpjson.Write(w, http.StatusBadRequest, ferr)
 		return
 	}
 
 	s.settingsMu.Lock()
 	defer s.settingsMu.Unlock()
-	cur, err := s.currentSettings(r.Context())
+	cur, _, err := s.currentSettings(r.Context())
 	if err != nil {
 		httpjson.Error(w, http.StatusBadGateway, "reading the current settings version: "+err.Error()+" (is the processor running?)")
 		return
 	}
-	if req.BaseVersion != nil && *req.BaseVersion != cur.Version {
+	if req.BaseVersion != nil && *req.BaseVersion != cur {
 		httpjson.Write(w, http.StatusConflict, map[string]any{
-			"error":   fmt.Sprintf("the settings changed since this page loaded them (version %d, now %d); reload them and save again", *req.BaseVersion, cur.Version),
-			"version": cur.Version,
+			"error":   fmt.Sprintf("the settings changed since this page loaded them (version %d, now %d); reload them and save again", *req.BaseVersion, cur),
+			"version": cur,
 		})
 		return
 	}
-	st.Version = cur.Version + 1
-	ev := events.SettingsChanged{ID: "set-desk-" + randomHex(), BotID: s.cfg.Bot, ChangedBy: role.User, Settings: st}
+	st.Version = cur + 1
 	pctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	rec := &kgo.Record{Topic: s.cfg.SettingsTopic, Key: []byte(s.cfg.Bot), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())}
+	rec := &kgo.Record{Topic: s.cfg.SettingsTopic, Key: []byte(s.cfg.Bot),
+		Value: settingsEvent("set-desk-"+randomHex(), s.cfg.Bot, role.User, st, time.Now().UnixMilli())}
 	if err := s.kafka.ProduceSync(pctx, rec).FirstErr(); err != nil {
 		httpjson.Error(w, http.StatusBadGateway, fmt.Sprintf("publishing the settings to %s: %v (is the broker at %s up?)", s.cfg.SettingsTopic, err, strings.Join(s.cfg.Brokers, ",")))
 		return
@@ -125,9 +101,10 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	// decided under it; the query API follows the settings topic a moment
 	// later. Wait for that, so the page shows what is in force.
 	applied := false
-	var now botSettings
+	var now json.RawMessage
 	for wait := time.Now().Add(5 * time.Second); time.Now().Before(wait) && r.Context().Err() == nil; {
-		if now, err = s.currentSettings(r.Context()); err == nil && now.Version >= st.Version {
+		var v int64
+		if v, now, err = s.currentSettings(r.Context()); err == nil && v >= st.Version {
 			applied = true
 			break
 		}
@@ -141,25 +118,12 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, resp)
 }
 
-// quota proxies the processor's quota query for one of the bot's contacts.
-func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	contact, agent := q.Get("contact_id"), q.Get("agent_id")
-	if contact == "" || len(contact) > events.MaxIDBytes || len(agent) > events.MaxIDBytes {
-		httpjson.Error(w, http.StatusBadRequest, "contact_id: required, at most 256 bytes (agent_id too)")
-		return
-	}
-	path := "/v1/bots/" + url.PathEscape(s.cfg.Bot) + "/contacts/" + url.PathEscape(contact) + "/quota"
-	if agent != "" {
-		path += "?agent_id=" + url.QueryEscape(agent)
-	}
-	s.proxy(w, r, path)
-}
-
 // sendRequest is the body of POST /api/send.
 type sendRequest struct {
 	AgentID   string `json:"agent_id"`
 	ContactID string `json:"contact_id"`
+	// Category is the template category, one of categories; "" for none.
+	Category string `json:"category"`
 }
 
 // send publishes a desk.active_message.requested event and answers with its
@@ -177,13 +141,17 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("contact_id: unknown contact %q", req.ContactID))
 		return
 	}
+	if req.Category != "" && !slices.Contains(categories, req.Category) {
+		httpjson.Error(w, http.StatusBadRequest, fmt.Sprintf("category: unknown template category %q (want one of %s, or none)", req.Category, strings.Join(categories, ", ")))
+		return
+	}
 	id := "att-desk-" + randomHex()
 	verdict := s.hub.wait(id)
 	defer s.hub.unwait(id)
 	pctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	rec := &kgo.Record{Topic: s.cfg.AttemptsTopic, Key: []byte(s.cfg.Bot + "/" + req.ContactID),
-		Value: events.AppendAttempt(nil, id, s.cfg.Bot, req.ContactID, req.AgentID, time.Now().UnixMilli())}
+		Value: attemptEvent(id, attemptData{BotID: s.cfg.Bot, ContactID: req.ContactID, AgentID: req.AgentID, Category: req.Category}, time.Now().UnixMilli())}
 	if err := s.kafka.ProduceSync(pctx, rec).FirstErr(); err != nil {
 		httpjson.Error(w, http.StatusBadGateway, fmt.Sprintf("publishing the attempt to %s: %v (is the broker at %s up, and has the processor created its topics?)",
 			s.cfg.AttemptsTopic, err, strings.Join(s.cfg.Brokers, ",")))
@@ -193,7 +161,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	defer t.Stop()
 	select {
 	case v := <-verdict:
-		httpjson.Write(w, http.StatusOK, toJSON(v))
+		httpjson.Write(w, http.StatusOK, v)
 	case <-t.C:
 		httpjson.Write(w, http.StatusGatewayTimeout, map[string]string{"attempt_id": id,
 			"error": fmt.Sprintf("no verdict for attempt %s within %s: is the processor running and consuming %s?", id, s.cfg.VerdictTimeout, s.cfg.AttemptsTopic)})

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/sendgate/sendgate/events"
 )
 
 // sseEvent is one Server-Sent Event.
@@ -27,19 +25,19 @@ const recentVerdicts = 50
 type hub struct {
 	bot     string
 	mu      sync.Mutex
-	waiters map[string]chan events.Verdict
+	waiters map[string]chan verdictJSON
 	subs    map[chan sseEvent]struct{}
 	recent  []verdictJSON
 }
 
 func newHub(bot string) *hub {
-	return &hub{bot: bot, waiters: map[string]chan events.Verdict{}, subs: map[chan sseEvent]struct{}{}}
+	return &hub{bot: bot, waiters: map[string]chan verdictJSON{}, subs: map[chan sseEvent]struct{}{}}
 }
 
 // wait registers a send waiting for the verdict of attempt id; unwait ends
 // the wait.
-func (h *hub) wait(id string) <-chan events.Verdict {
-	ch := make(chan events.Verdict, 1)
+func (h *hub) wait(id string) <-chan verdictJSON {
+	ch := make(chan verdictJSON, 1)
 	h.mu.Lock()
 	h.waiters[id] = ch
 	h.mu.Unlock()
@@ -54,7 +52,7 @@ func (h *hub) unwait(id string) {
 
 // deliver hands v to its waiting send, if any, and streams it when it is
 // about the console's bot or answers one of its sends.
-func (h *hub) deliver(v events.Verdict) {
+func (h *hub) deliver(v verdictJSON) {
 	h.mu.Lock()
 	ch, mine := h.waiters[v.AttemptID]
 	if mine {
@@ -65,14 +63,13 @@ func (h *hub) deliver(v events.Verdict) {
 	if !mine && v.BotID != h.bot {
 		return
 	}
-	j := toJSON(v)
 	h.mu.Lock()
-	h.recent = append(h.recent, j)
+	h.recent = append(h.recent, v)
 	if len(h.recent) > recentVerdicts {
 		h.recent = append(h.recent[:0], h.recent[len(h.recent)-recentVerdicts:]...)
 	}
 	h.mu.Unlock()
-	h.broadcast(sseEvent{name: "verdict", data: mustJSON(j)})
+	h.broadcast(sseEvent{name: "verdict", data: mustJSON(v)})
 }
 
 // broadcast sends e to every stream; a stream whose buffer is full is

@@ -36,6 +36,12 @@ func (s *Server) processorGet(ctx context.Context, path string) (int, []byte, er
 // proxy answers with what the processor answered for path: its JSON and
 // status, or 502 when it cannot be reached.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, path string) {
+	s.proxyWith(w, r, path, nil)
+}
+
+// proxyWith is proxy with the processor's 200 answers passed through edit,
+// when not nil.
+func (s *Server) proxyWith(w http.ResponseWriter, r *http.Request, path string, edit func([]byte) []byte) {
 	code, b, err := s.processorGet(r.Context(), path)
 	if err != nil {
 		httpjson.Error(w, http.StatusBadGateway, err.Error()+" (is the processor running?)")
@@ -45,37 +51,31 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, path string) {
 		httpjson.Error(w, http.StatusBadGateway, fmt.Sprintf("processor at %s answered %d with no JSON", s.cfg.ProcessorURL, code))
 		return
 	}
+	if code == http.StatusOK && edit != nil {
+		b = edit(b)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }
 
-// botSettings is the processor's settings body.
-type botSettings struct {
-	BotID          string `json:"bot_id"`
-	Version        int64  `json:"version"`
-	ActiveMessages struct {
-		LimitEnabled  bool   `json:"limit_enabled"`
-		MaxPerContact int    `json:"max_per_contact,omitempty"`
-		WindowSeconds int64  `json:"window_seconds"`
-		Scope         string `json:"scope"`
-	} `json:"active_messages"`
-}
-
 func (s *Server) settingsPath() string { return "/v1/bots/" + url.PathEscape(s.cfg.Bot) + "/settings" }
 
-// currentSettings reads the bot's settings from the processor.
-func (s *Server) currentSettings(ctx context.Context) (botSettings, error) {
-	var b botSettings
+// currentSettings reads the bot's settings from the processor: their version
+// and the whole answer.
+func (s *Server) currentSettings(ctx context.Context) (int64, json.RawMessage, error) {
 	code, body, err := s.processorGet(ctx, s.settingsPath())
 	if err != nil {
-		return b, err
+		return 0, nil, err
 	}
 	if code != http.StatusOK {
-		return b, fmt.Errorf("processor at %s: settings: %d %s", s.cfg.ProcessorURL, code, bytes.TrimSpace(body))
+		return 0, nil, fmt.Errorf("processor at %s: settings: %d %s", s.cfg.ProcessorURL, code, bytes.TrimSpace(body))
 	}
-	if err := json.Unmarshal(body, &b); err != nil {
-		return b, fmt.Errorf("processor at %s: settings: %w", s.cfg.ProcessorURL, err)
+	var b struct {
+		Version *int64 `json:"version"`
 	}
-	return b, nil
+	if err := json.Unmarshal(body, &b); err != nil || b.Version == nil {
+		return 0, nil, fmt.Errorf("processor at %s: settings: no version in %.200s", s.cfg.ProcessorURL, body)
+	}
+	return *b.Version, body, nil
 }
