@@ -33,17 +33,11 @@ fmt-check:
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
 
-# TestKill9Embedded runs in the second step, without -race: under the race
-# detector it fails about one run in five to ten (a kill -9 of the single-machine
-# mode, broker and processor in one process, at some instant leaves attempts
-# decided again with a later decision time; not understood yet, see the
-# issue notes); without it, 40 runs of 40 passed.
 unit:
-	$(GO) test -race -count=1 -timeout 20m -skip 'TestKill9Embedded$$' ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 	@# Allocation counts mean nothing under -race (those tests skip there):
 	@# they run here without it.
 	$(GO) test -count=1 -run 'Allocs$$' ./quota/ ./events/ ./state/
-	$(GO) test -count=1 -run 'TestKill9Embedded$$' ./e2e/
 
 # A short fuzz run of every target. Go's fuzz coordinator can fail with
 # "context deadline exceeded" without finding anything (golang/go#75804): such

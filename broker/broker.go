@@ -85,6 +85,16 @@ func Start(cfg Config) (*Broker, error) {
 			_ = ln.Close()
 			return nil, fmt.Errorf("broker: data dir: %w", err)
 		}
+		if restarted {
+			n, err := restoreProducerState(cfg.Dir)
+			if err != nil {
+				_ = ln.Close()
+				return nil, err
+			}
+			if cfg.Logf != nil {
+				cfg.Logf("info", "rebuilt the sequence state of %d producer partitions from the log", n)
+			}
+		}
 		opts = append(opts, kfake.DataDir(filepath.Clean(cfg.Dir)))
 		if cfg.SyncWrites {
 			opts = append(opts, kfake.SyncWrites())

@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -45,7 +47,7 @@ func TestKill9(t *testing.T) {
 	k := newCluster(t, 8)
 	publishCrashSettings(k)
 	dataDir := t.TempDir()
-	crashWorkload(t, k, 4000, 3, func() *proc { return startProc(t, dataDir, "--brokers", k.addr) })
+	crashWorkload(t, k, dataDir, 4000, 3, func() *proc { return startProc(t, dataDir, "--brokers", k.addr) })
 }
 
 // TestKill9Embedded is TestKill9 in the single-machine mode (`make run`):
@@ -64,7 +66,7 @@ func TestKill9Embedded(t *testing.T) {
 	k := connect(t, addr)
 	publishCrashSettings(k)
 	p.kill()
-	crashWorkload(t, k, 1500, 2, start)
+	crashWorkload(t, k, dataDir, 1500, 2, start)
 }
 
 func publishCrashSettings(k *cluster) {
@@ -225,9 +227,14 @@ func (w *workload) check(t *testing.T) (allowed, blocked int) {
 
 // crashWorkload produces total attempts (with redeliveries and send
 // failures) while killing the processor with SIGKILL at least minKills
-// times, then checks every verdict against the model.
-func crashWorkload(t *testing.T, k *cluster, total, minKills int, start func() *proc) {
+// times, then checks the attempts topic and every verdict against the
+// model. On failure, with E2E_KEEP_DIR set, it writes there the log of
+// every run (run-NN.log; E2E_LOG_LEVEL=debug adds each committed batch),
+// the records as the model has them (sent.txt: partition, offset, id, key)
+// and a copy of dataDir.
+func crashWorkload(t *testing.T, k *cluster, dataDir string, total, minKills int, start func() *proc) {
 	p := start()
+	runs := []*proc{p}
 	w := newWorkload(k)
 	rng := rand.New(rand.NewPCG(3, 5))
 	kills := 0
@@ -238,18 +245,75 @@ func crashWorkload(t *testing.T, k *cluster, total, minKills int, start func() *
 			p.kill()
 			kills++
 			p = start()
+			runs = append(runs, p)
 		}
 	}
+	w.checkLog(t)
 	allowed, blocked := w.check(t)
 	if t.Failed() {
 		t.Logf("the last processor's log:\n%s", tail(p.stderr.String(), 60))
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	<-p.done
+	if dir := os.Getenv("E2E_KEEP_DIR"); dir != "" && t.Failed() {
+		keep(t, dir, runs, w, dataDir)
+	}
 	t.Logf("%d kills", kills)
 	if blocked == 0 || allowed == 0 || kills < minKills {
 		t.Fatalf("workload did not exercise the rule: allowed %d blocked %d kills %d", allowed, blocked, kills)
 	}
+}
+
+// checkLog compares the attempts topic with what its producer was
+// acknowledged: every record at the offset its produce returned, and no
+// other record. The model decides the records in that order; a broker
+// that appended a producer's batch twice, or out of its order (it lost the
+// producer's sequence state in a crash), makes the verdicts differ from
+// the model while the processor decided exactly the log it was given.
+func (w *workload) checkLog(t *testing.T) {
+	t.Helper()
+	type at struct {
+		partition int32
+		offset    int64
+	}
+	want := map[at]string{}
+	for _, s := range w.log {
+		want[at{s.partition, s.offset}] = s.id
+	}
+	var extra []string
+	eachCommitted(t, w.k.addr, attemptsTopic, func(r *kgo.Record) {
+		in, _ := events.DecodeInbound(r.Value)
+		if w.ignore != "" && strings.HasPrefix(in.ID, w.ignore) {
+			return
+		}
+		if id, ok := want[at{r.Partition, r.Offset}]; !ok || id != in.ID {
+			extra = append(extra, fmt.Sprintf("%d/%d %s (acknowledged there: %q)", r.Partition, r.Offset, in.ID, id))
+		}
+	})
+	if len(extra) > 0 {
+		t.Errorf("the attempts topic holds %d records where its producer was not acknowledged for them (the broker appended a batch twice or out of order), e.g. %s",
+			len(extra), strings.Join(extra[:min(len(extra), 5)], ", "))
+	}
+}
+
+// keep writes the diagnostics of a failed crash workload to dir.
+func keep(t *testing.T, dir string, runs []*proc, w *workload, dataDir string) {
+	for i, p := range runs {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("run-%02d.log", i)), []byte(p.stderr.String()), 0o644); err != nil {
+			t.Log(err)
+		}
+	}
+	var b strings.Builder
+	for _, s := range w.log {
+		fmt.Fprintf(&b, "%d %d %s %s/%s\n", s.partition, s.offset, s.id, s.bot, s.contact)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sent.txt"), []byte(b.String()), 0o644); err != nil {
+		t.Log(err)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "data"), os.DirFS(dataDir)); err != nil {
+		t.Log(err)
+	}
+	t.Logf("diagnostics kept in %s", dir)
 }
 
 // model decides the produced records as the contract says, partition by

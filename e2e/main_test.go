@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -135,7 +136,7 @@ func startProc(t *testing.T, dataDir string, args ...string) *proc {
 	t.Helper()
 	p := &proc{done: make(chan struct{}), stderr: &kafkatest.LockedBuf{}}
 	p.cmd = exec.Command(processorBin, append([]string{"--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
-		"--session-timeout", "6s", "--log-level", "info"}, args...)...)
+		"--session-timeout", "6s", "--log-level", cmp.Or(os.Getenv("E2E_LOG_LEVEL"), "info")}, args...)...)
 	pr, pw := io.Pipe()
 	p.cmd.Stderr = pw
 	if err := p.cmd.Start(); err != nil {

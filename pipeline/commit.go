@@ -76,6 +76,8 @@ func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *
 		return storageErr("partition %d: local commit of offsets %d..%d (committed to Kafka; restored at the next start): %w",
 			p.id, p.pos.Offset, next.Offset-1, err)
 	}
+	p.log.Debug().Int64("from", p.pos.Offset).Int64("next", next.Offset).Int64("hwm", next.HWM).
+		Int64("changelog_end", next.ChangelogEnd).Int("changelog_records", len(cl)).Msg("batch committed")
 	p.pos, p.groupAt, p.progress = next, groupOffset, true
 	p.cutDeadLetters, p.dec.cutDeadLetters = false, false
 	p.dec.committed(w)
