@@ -31,7 +31,7 @@ import (
 // the local state: the next start catches up from it (planResume).
 func (p *partition) commit(ctx context.Context, b *state.Batch, out *output, w *work, committed func()) error {
 	r := p.r
-	next := state.Position{Offset: w.next, HWM: w.hwm, BatchStart: p.pos.Offset}
+	next := state.Position{Offset: w.next, HWM: w.hwm, BatchStart: p.pos.Offset, BatchStartHWM: p.pos.HWM}
 	b.PutPosition(p.id, next)
 	cl, err := p.changelog(b)
 	if err != nil {

@@ -206,9 +206,14 @@ func (p *partition) start(ctx context.Context, groupOffset int64) error {
 	forwardFrom := int64(0)
 	if r.cfg.ReemitLastBatch && plan.Action != rebuild && pos.BatchStart >= 0 && pos.BatchStart < pos.Offset {
 		// Read the last committed batch again: its attempts are found in
-		// the store and their verdicts published again.
+		// the store and their verdicts published again. It is decided from
+		// the high-water mark it started at, so at the decision times it
+		// was decided at (an attempt id's expiry is judged at those).
 		log.Info().Int64("from", pos.BatchStart).Int64("to", pos.Offset).Msg("publishing the last committed batch's verdicts again")
 		p.pos.Offset, p.publishFrom, forwardFrom = pos.BatchStart, pos.BatchStart, pos.Offset
+		if pos.BatchStartHWM >= 0 {
+			p.pos.HWM = pos.BatchStartHWM
+		}
 	}
 	// The state may have changed under any earlier decider: a new one.
 	p.dec = newDecider(r.deciderDeps(), p.id, p.cacheContacts)

@@ -296,13 +296,18 @@ func appendPositionValue(dst []byte, pos Position) []byte {
 	dst = binary.AppendVarint(dst, pos.Offset)
 	dst = binary.AppendVarint(dst, pos.HWM)
 	dst = binary.AppendVarint(dst, pos.ChangelogEnd)
-	return binary.AppendVarint(dst, pos.BatchStart)
+	dst = binary.AppendVarint(dst, pos.BatchStart)
+	return binary.AppendVarint(dst, pos.BatchStartHWM)
 }
 
 func decodePosition(val []byte) (Position, error) {
 	r := reader{b: val}
 	r.version()
 	pos := Position{Offset: r.varint(), HWM: r.varint(), ChangelogEnd: r.varint(), BatchStart: r.varint()}
+	pos.BatchStartHWM = -1 // absent from positions written before it was kept
+	if r.err == nil && r.off < len(r.b) {
+		pos.BatchStartHWM = r.varint()
+	}
 	return pos, r.done()
 }
 

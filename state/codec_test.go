@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -92,11 +93,17 @@ func TestValueCodecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pos := range []Position{{}, {Offset: 1, HWM: 2}, {Offset: math.MaxInt64, HWM: math.MinInt64}, {Offset: -1, HWM: 1_795_000_000_000},
-		{Offset: 120, HWM: 7, ChangelogEnd: 57, BatchStart: 100}} {
+		{Offset: 120, HWM: 7, ChangelogEnd: 57, BatchStart: 100}, {Offset: 120, HWM: 7, ChangelogEnd: 57, BatchStart: 100, BatchStartHWM: 5}} {
 		got, err := decodePosition(appendPositionValue(nil, pos))
 		if err != nil || got != pos {
 			t.Errorf("position %v: got %v, %v", pos, got, err)
 		}
+	}
+	// A position written before BatchStartHWM was kept (four fields) still
+	// decodes, with it unknown.
+	old := binary.AppendVarint(binary.AppendVarint(binary.AppendVarint(binary.AppendVarint([]byte{valueVersion}, 120), 7), 57), 100)
+	if got, err := decodePosition(old); err != nil || got != (Position{Offset: 120, HWM: 7, ChangelogEnd: 57, BatchStart: 100, BatchStartHWM: -1}) {
+		t.Errorf("position of four fields: %+v, %v", got, err)
 	}
 	for _, bs := range []BotSettings{
 		{},

@@ -44,6 +44,10 @@ type Position struct {
 	// BatchStart is the first offset of the batch committed last (Offset
 	// is where it ended).
 	BatchStart int64
+	// BatchStartHWM is HWM where that batch started (-1: unknown, in a
+	// position written before it was kept), so that the batch read again
+	// is decided at the decision times it was decided at.
+	BatchStartHWM int64
 }
 
 // BotSettings is the settings record of one bot.
