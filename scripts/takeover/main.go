@@ -152,14 +152,14 @@ func run(contacts, standbys int, session time.Duration, partitions int, keep boo
 		mine = lastGeneration(a.log)
 		return len(mine) == partitions/2 && ready(a) && ready(b)
 	}); err != nil {
-		return fmt.Errorf("A and B sharing the partitions: %w", err)
+		return fmt.Errorf("waiting for instances A and B to share the partitions: %w", err)
 	}
 	if standbys > 0 {
 		if err := waitFor(300*time.Second, func() bool {
 			m := metrics(b)
 			return m["sendgate_standby_partitions"] == float64(len(mine)) && m["sendgate_standby_lag"] == 0 && m["sendgate_standby_lag#series"] == float64(len(mine))
 		}); err != nil {
-			return fmt.Errorf("B's standby copies at the changelog's end: %w", err)
+			return fmt.Errorf("waiting for the standby copies on B to reach the changelog's end: %w", err)
 		}
 	}
 	slices.Sort(mine)
