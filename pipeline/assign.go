@@ -136,7 +136,12 @@ type assignMember struct {
 // and so on, a member taking a partition while it is below floor(P/M), or
 // at it while fewer than P mod M members are above it. Partitions left
 // (no member with room has a copy) go in partition order to the first
-// member with room in member-id order. Without any copy the result has the
+// member with room in member-id order. Then each partition given without
+// a copy is swapped, when that saves its restore, with one of a member
+// holding a copy of it (the most caught-up first) that the first member
+// has a copy of (one it does not own first, then in partition order):
+// the same balance, two partitions from a copy. Without any copy the
+// result has the
 // range balancer's balance: contiguous ranges, the larger ones first.
 //
 // It is a pure, deterministic function of its arguments, which it does
@@ -210,6 +215,24 @@ func assign(members []assignMember, partitions []int) map[string][]int {
 			if room(i) {
 				give(p, i)
 				break
+			}
+		}
+	}
+	has := func(i, p int) bool { return ms[i].Copies[p].ChangelogEnd > 0 }
+	for j, p := range ps {
+		x := owner[p]
+		if has(x, p) {
+			continue
+		}
+	swap:
+		for _, y := range ranked[j] {
+			for _, owned := range []bool{false, true} {
+				for _, q := range ps {
+					if owner[q] == y && has(x, q) && ms[y].Copies[q].Owned == owned {
+						owner[p], owner[q] = y, x
+						break swap
+					}
+				}
 			}
 		}
 	}
