@@ -68,10 +68,10 @@
 // members and their assignments, as the owners lookup reads them) and
 // computes the same placement, placeStandbys (placement.go,
 // testdata/standby): for each partition, N members other than its owner,
-// the least loaded first (partitions owned plus copies), ties to the
+// the least loaded first (partitions owned plus copies), ties to the one
+// that reported the most caught-up copy of it when it joined, then to the
 // first after the owner in member-id order; N larger than the number of
-// other instances keeps one copy on each of them. The balancer does not
-// take the copies into account (with two instances it would not matter).
+// other instances keeps one copy on each of them.
 // Standbys run under the generation, like the workers, each with one
 // standbyState (starting, restoring, following, stopped): the generation
 // ends only once every standby has stopped, its last local commit done,
@@ -80,6 +80,26 @@
 // placement never puts a copy on the owner, and a standby is never
 // started for a partition this instance owns. Readiness does not wait for
 // the copies.
+//
+// # The assignment
+//
+// The group's balancer (assign.go, testdata/assign) is state-aware and
+// sticky. At each join, once the generation before has ended, every member
+// puts in its subscription's user data (memberData, whose format assign.go
+// describes) its advertised HTTP address and, for each attempts partition
+// it has local state of, the ChangelogEnd of its local position and
+// whether it owned the partition. The leader's assign balances first
+// (floor or ceil of partitions/members each), then gives each partition to
+// the member with the most caught-up copy (ties to its owner, then by
+// member id), swapping a partition left without a copy for one its member
+// has a copy of when that saves a restore; partitions nobody with room
+// has a copy of go in order, as ranges. So a partition stays with its
+// owner, and after a kill goes to the member of its standby copy, whose
+// resume is a use-local or a short catch-up. Members also offer the range
+// protocol with the address alone: the coordinator picks the protocol
+// every member offers, so a group with a member of an earlier version
+// uses range until it has left; a member's user data of that format reads
+// as an address without state.
 //
 // # Queries
 //

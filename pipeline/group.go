@@ -12,6 +12,9 @@ import (
 
 // consume runs consumer-group generations until ctx is done.
 func (r *Runner) consume(ctx context.Context, cancel context.CancelCauseFunc) {
+	// The sticky protocol first; range for a group with a member of an
+	// earlier version (assign.go).
+	sticky := &stickyBalancer{r: r}
 	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                     r.cfg.GroupID,
 		Brokers:                r.cfg.Brokers,
@@ -24,7 +27,7 @@ func (r *Runner) consume(ctx context.Context, cancel context.CancelCauseFunc) {
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 10 * time.Second,
 		StartOffset:            kafka.FirstOffset,
-		GroupBalancers:         []kafka.GroupBalancer{advertisingBalancer{addr: r.cfg.AdvertisedHTTPAddr}},
+		GroupBalancers:         []kafka.GroupBalancer{sticky, advertisingBalancer{addr: r.cfg.AdvertisedHTTPAddr}},
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			r.log.Debug().Str("component", "consumer-group").Msgf(msg, args...)
 		}),
@@ -49,6 +52,7 @@ func (r *Runner) consume(ctx context.Context, cancel context.CancelCauseFunc) {
 			sleep(ctx, time.Second)
 			continue
 		}
+		sticky.setOwned(gen)
 		r.runGeneration(ctx, cancel, gen)
 		if ctx.Err() != nil {
 			return

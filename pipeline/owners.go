@@ -12,11 +12,14 @@ import (
 // Any instance answers a quota query: one that does not own the contact's
 // partition forwards it to the owner's advertised HTTP address. Each member
 // puts its address (Config.AdvertisedHTTPAddr) in its consumer-group
-// metadata, as the range balancer's user data; owners reads it back, with
-// the assignments, from the group coordinator (DescribeGroups).
+// metadata, in its balancer's user data (memberData, assign.go); owners
+// reads it back, with the assignments, from the group coordinator
+// (DescribeGroups).
 
 // advertisingBalancer is kafka-go's range balancer with this member's
-// advertised HTTP address as its user data.
+// advertised HTTP address alone as its user data: the protocol offered
+// after stickyBalancer's, which the group uses while one of its members
+// offers no other (an earlier version, during a rolling upgrade).
 type advertisingBalancer struct {
 	kafka.RangeGroupBalancer
 	addr string
@@ -90,10 +93,13 @@ func (o *owners) lookup(ctx context.Context, r *Runner, p int) (string, error) {
 }
 
 // groupMember is a member of the consumer group as the coordinator
-// describes it: its id, advertised HTTP address and attempts partitions.
+// describes it: its id, advertised HTTP address, attempts partitions and
+// the local copies it reported when it joined (nil under the range
+// protocol).
 type groupMember struct {
 	id, addr string
 	parts    []int
+	copies   map[int]localCopy
 }
 
 // describeGroup asks the group coordinator for the members of the group
@@ -109,7 +115,8 @@ func (r *Runner) describeGroup(ctx context.Context) ([]groupMember, error) {
 			return nil, fmt.Errorf("describe group %s: %w", r.cfg.GroupID, g.Error)
 		}
 		for _, m := range g.Members {
-			gm := groupMember{id: m.MemberID, addr: string(m.MemberMetadata.UserData)}
+			d, _ := decodeMemberData(m.MemberMetadata.UserData) // malformed: what could be read
+			gm := groupMember{id: m.MemberID, addr: d.Addr, copies: d.Copies}
 			for _, t := range m.MemberAssignments.Topics {
 				if t.Topic == r.cfg.AttemptsTopic {
 					gm.parts = append(gm.parts, t.Partitions...)

@@ -22,12 +22,26 @@ func TestPlaceStandbys(t *testing.T) {
 			owner := map[int]string{}
 			var partitions []int
 			owns := map[string][]int{}
+			copies := map[string]map[int]localCopy{}
 			for _, line := range strings.Split(strings.TrimSpace(td.Input), "\n") {
 				name, list, ok := strings.Cut(line, ":")
 				if !ok {
 					td.Fatalf(t, "%q: want member: partitions", line)
 				}
 				name = strings.TrimSpace(name)
+				list, warm, _ := strings.Cut(list, "|")
+				for _, f := range strings.Fields(strings.TrimPrefix(strings.TrimSpace(warm), "copies")) {
+					ps, end, ok := strings.Cut(f, "=")
+					p, err1 := strconv.Atoi(ps)
+					e, err2 := strconv.ParseInt(end, 10, 64)
+					if !ok || err1 != nil || err2 != nil {
+						td.Fatalf(t, "%q: want partition=changelog-offset", f)
+					}
+					if copies[name] == nil {
+						copies[name] = map[int]localCopy{}
+					}
+					copies[name][p] = localCopy{ChangelogEnd: e}
+				}
 				for _, f := range strings.Fields(list) {
 					p, err := strconv.Atoi(f)
 					if err != nil {
@@ -44,7 +58,7 @@ func TestPlaceStandbys(t *testing.T) {
 					members = append(members, name)
 				}
 			}
-			got := placeStandbys(members, owner, partitions, replicas)
+			got := placeStandbys(members, owner, partitions, replicas, copies)
 			slices.Sort(members)
 			var b strings.Builder
 			for _, m := range members {

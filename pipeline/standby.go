@@ -125,9 +125,11 @@ func (r *Runner) standbyPartitions(ctx context.Context, gen *kafka.Generation, o
 func (r *Runner) placeMine(me string, members []groupMember, owned map[int32]*partition) (ids []int32, ok bool) {
 	owner := map[int]string{}
 	names := make([]string, 0, len(members))
+	copies := make(map[string]map[int]localCopy, len(members))
 	found := false
 	for _, m := range members {
 		names = append(names, m.id)
+		copies[m.id] = m.copies
 		if m.id == me {
 			found = true
 			if len(m.parts) != len(owned) {
@@ -149,7 +151,7 @@ func (r *Runner) placeMine(me string, members []groupMember, owned map[int32]*pa
 	r.mu.Lock()
 	all := slices.Clone(r.attemptsParts)
 	r.mu.Unlock()
-	for _, p := range placeStandbys(names, owner, all, r.cfg.StandbyReplicas)[me] {
+	for _, p := range placeStandbys(names, owner, all, r.cfg.StandbyReplicas, copies)[me] {
 		if owned[int32(p)] == nil {
 			ids = append(ids, int32(p))
 		}
