@@ -1,11 +1,9 @@
 package pipeline_test
 
 import (
-	"fmt"
 	"io"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -31,23 +29,11 @@ func TestAssignFollowsTheCopies(t *testing.T) {
 			c.Logger = zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs[name])).Level(zerolog.InfoLevel)
 		})
 	}
-	t0 := base()
-	var contacts []string
-	for i := range 60 {
-		contacts = append(contacts, fmt.Sprintf("c%d", i))
-	}
-	step := 0
+	ph := e.phases(contactNames(60), base())
 	send := func(phase string, want events.Outcome, used int) {
 		t.Helper()
-		for _, c := range contacts {
-			e.attempt(phase+"-"+c, "bot1", c, "ana", t0.Add(time.Duration(step)*time.Second))
-			step++
-		}
-		for _, c := range contacts {
-			if v := e.verdict(phase + "-" + c); v.Outcome != want || v.Used != used {
-				t.Fatalf("%s-%s: %+v, want %v used=%d", phase, c, v, want, used)
-			}
-		}
+		ph.send(phase)
+		ph.check(phase, want, used)
 	}
 	// owned returns the partitions of name's last generation, and the
 	// resume plans its workers logged in it, by partition.

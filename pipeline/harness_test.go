@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -297,4 +298,64 @@ func testLogLevel() zerolog.Level {
 		return l
 	}
 	return zerolog.WarnLevel
+}
+
+// phases plays rounds of attempts over contacts of bot1, by ana, one second
+// apart from t0: send publishes one attempt per contact, named
+// phase-contact; check waits for their verdicts and wants each to be want
+// with used counted sends.
+type phases struct {
+	e        *env
+	contacts []string
+	t0       time.Time
+	step     int
+}
+
+func (e *env) phases(contacts []string, t0 time.Time) *phases {
+	return &phases{e: e, contacts: contacts, t0: t0}
+}
+
+func (ph *phases) send(phase string) {
+	ph.e.t.Helper()
+	for _, c := range ph.contacts {
+		ph.e.attempt(phase+"-"+c, "bot1", c, "ana", ph.t0.Add(time.Duration(ph.step)*time.Second))
+		ph.step++
+	}
+}
+
+func (ph *phases) check(phase string, want events.Outcome, used int) {
+	ph.e.t.Helper()
+	for _, c := range ph.contacts {
+		if v := ph.e.verdict(phase + "-" + c); v.Outcome != want || v.Used != used {
+			ph.e.t.Fatalf("%s-%s: %+v, want %v used=%d", phase, c, v, want, used)
+		}
+	}
+}
+
+// contactNames returns c0 … c(n-1).
+func contactNames(n int) []string {
+	cs := make([]string, n)
+	for i := range cs {
+		cs[i] = fmt.Sprintf("c%d", i)
+	}
+	return cs
+}
+
+// syncBuffer collects a runner's log lines, safe for its goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Len is how much was written so far.
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
 }

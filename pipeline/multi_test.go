@@ -77,23 +77,8 @@ func TestPartitionsMoveBetweenInstances(t *testing.T) {
 	e := newEnv(t, 4)
 	e.settings("bot1", limit(1, 2, day, quota.ScopeContact))
 	dirA, dirB := t.TempDir(), t.TempDir()
-	t0 := base()
-	contacts := []string{"c1", "c2", "c3", "c4", "c5", "c6"}
-	step := 0
-	send := func(phase string) {
-		for _, c := range contacts {
-			e.attempt(phase+"-"+c, "bot1", c, "ana", t0.Add(time.Duration(step)*time.Second))
-			step++
-		}
-	}
-	check := func(phase string, want events.Outcome, used int) {
-		t.Helper()
-		for _, c := range contacts {
-			if v := e.verdict(phase + "-" + c); v.Outcome != want || v.Used != used {
-				t.Fatalf("%s-%s: %+v, want %v used=%d", phase, c, v, want, used)
-			}
-		}
-	}
+	ph := e.phases(contactNames(6), base())
+	send, check := ph.send, ph.check
 	a := e.readyInstance(dirA, "A ready")
 	send("p1")
 	check("p1", events.Allowed, 1)

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -37,26 +35,8 @@ func TestStandbyTakeover(t *testing.T) {
 			}
 		}
 	}
-	t0 := base()
-	var contacts []string
-	for i := range 40 {
-		contacts = append(contacts, fmt.Sprintf("c%d", i))
-	}
-	step := 0
-	send := func(phase string) {
-		for _, c := range contacts {
-			e.attempt(phase+"-"+c, "bot1", c, "ana", t0.Add(time.Duration(step)*time.Second))
-			step++
-		}
-	}
-	check := func(phase string, want events.Outcome, used int) {
-		t.Helper()
-		for _, c := range contacts {
-			if v := e.verdict(phase + "-" + c); v.Outcome != want || v.Used != used {
-				t.Fatalf("%s-%s: %+v, want %v used=%d", phase, c, v, want, used)
-			}
-		}
-	}
+	ph := e.phases(contactNames(40), base())
+	send, check := ph.send, ph.check
 
 	a := e.instanceWith(t.TempDir(), standbys(nil))
 	e.waitFor("A ready", a.r.Ready)
@@ -153,24 +133,6 @@ func TestStandbyTakeover(t *testing.T) {
 			}
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the runner's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
 }
 
 // Since returns a copy of what was written after the first n bytes.
