@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -103,36 +104,30 @@ func (r *Runner) runGeneration(ctx context.Context, cancel context.CancelCauseFu
 		case <-ctx.Done():
 		}
 	})
-	if r.cfg.StandbyReplicas > 0 {
-		// Copies of other instances' partitions, for this generation.
+	// spawn runs f under the generation, on a context that ends with the
+	// generation or ctx; an error from f stops the processor (logged to log).
+	spawn := func(log zerolog.Logger, f func(context.Context) error) {
 		wg.Add(1)
 		gen.Start(func(gctx context.Context) {
 			defer wg.Done()
-			sctx, scancel := context.WithCancel(ctx)
-			defer scancel()
-			stop := context.AfterFunc(gctx, scancel)
+			fctx, fcancel := context.WithCancel(ctx)
+			defer fcancel()
+			stop := context.AfterFunc(gctx, fcancel)
 			defer stop()
-			if err := r.runStandbys(sctx, gen, parts); err != nil {
-				r.log.Error().Err(err).Msg("stopping the processor")
+			if err := f(fctx); err != nil {
+				log.Error().Err(err).Msg("stopping the processor")
 				cancel(err)
 			}
 		})
 	}
+	if r.cfg.StandbyReplicas > 0 {
+		// Copies of other instances' partitions, for this generation.
+		spawn(r.log, func(sctx context.Context) error { return r.runStandbys(sctx, gen, parts) })
+	}
 	for _, a := range assigned {
 		p := parts[int32(a.ID)]
 		offset := a.Offset
-		wg.Add(1)
-		gen.Start(func(gctx context.Context) {
-			defer wg.Done()
-			wctx, wcancel := context.WithCancel(ctx)
-			defer wcancel()
-			stop := context.AfterFunc(gctx, wcancel)
-			defer stop()
-			if err := p.run(wctx, offset); err != nil {
-				r.log.Error().Err(err).Int32("partition", p.id).Msg("stopping the processor")
-				cancel(err)
-			}
-		})
+		spawn(r.log.With().Int32("partition", p.id).Logger(), func(wctx context.Context) error { return p.run(wctx, offset) })
 	}
 	wg.Wait()
 	r.joined.Store(false)
