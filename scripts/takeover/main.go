@@ -19,6 +19,9 @@
 // new generation), which splits the gap into the group's part and B's.
 // The gap is about the session timeout (the coordinator noticing A is
 // gone), the rebalance, the fencing, and the catch-up.
+//
+// It is one file of about 400 lines on purpose: a measurement script read
+// from top to bottom, in the order it runs the processes.
 package main
 
 import (

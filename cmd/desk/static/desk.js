@@ -2,6 +2,12 @@
 // The page talks only to the console server (/api/...), which publishes to
 // Kafka and reads the processor's query API. Formatting is in format.js,
 // the rules editor in rules.js.
+//
+// This module is the page's one piece of state (below) and what reads and
+// changes it, in sections by concept (the API, toasts, settings, contacts,
+// sending, the verdict log, live updates); it is about 700 lines because
+// the sections share that state, and splitting them into modules would
+// pass it around everywhere.
 
 import { $, el } from './dom.js';
 import { clock, formatWait, formatWindow, nextSendTime } from './format.js';
