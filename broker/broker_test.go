@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -138,10 +137,17 @@ func client(t *testing.T, addr string) *kgo.Client {
 	return cl
 }
 
-func reqCtx(t *testing.T) context.Context {
+// request sends req and returns its response, failing the test when it
+// gets none (within 10 s).
+func request[R kmsg.Response](t *testing.T, cl *kgo.Client, req kmsg.Request) R {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	defer cancel()
+	resp, err := cl.Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.(R)
 }
 
 func createTopic(t *testing.T, cl *kgo.Client, topic string) {
@@ -150,10 +156,7 @@ func createTopic(t *testing.T, cl *kgo.Client, topic string) {
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := request[*kmsg.CreateTopicsResponse](t, cl, req)
 	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +164,7 @@ func createTopic(t *testing.T, cl *kgo.Client, topic string) {
 
 func initProducer(t *testing.T, cl *kgo.Client) (int64, int16) {
 	t.Helper()
-	resp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := request[*kmsg.InitProducerIDResponse](t, cl, kmsg.NewPtrInitProducerIDRequest())
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +184,7 @@ func produce(t *testing.T, cl *kgo.Client, topic string, pid int64, epoch int16,
 	rp.Records = recordBatch(pid, epoch, seq, n)
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := resp.Topics[0].Partitions[0]
+	p := request[*kmsg.ProduceResponse](t, cl, req).Topics[0].Partitions[0]
 	return p.ErrorCode, p.BaseOffset
 }
 
@@ -227,11 +223,7 @@ func endOffset(t *testing.T, cl *kgo.Client, topic string) int64 {
 	rp.Timestamp = -1
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := resp.Topics[0].Partitions[0]
+	p := request[*kmsg.ListOffsetsResponse](t, cl, req).Topics[0].Partitions[0]
 	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 		t.Fatal(err)
 	}
@@ -241,24 +233,7 @@ func endOffset(t *testing.T, cl *kgo.Client, topic string) int64 {
 // copyDir copies the tree at src to dst.
 func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		t.Fatal(err)
 	}
 }
