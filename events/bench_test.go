@@ -31,12 +31,15 @@ var contractVerdict = events.Verdict{
 // contractVerdictJSON is the contract's verdict example, compacted.
 const contractVerdictJSON = `{"specversion":"1.0","id":"att-0004/verdict","source":"sendgate","type":"desk.active_message.decided","time":"2026-11-26T10:03:00.000Z","data":{"attempt_id":"att-0004","bot_id":"support@bots","contact_id":"5531999990000@wa","agent_id":"ana@acme","verdict":"blocked","reason":"limit_reached","scope":"contact","limit":3,"used":3,"remaining":0,"window_seconds":86400,"retry_at":"2026-11-27T10:00:00.000Z","retry_after_seconds":86220,"decided_at":"2026-11-26T10:03:00.000Z","settings_version":42}}`
 
-func BenchmarkDecodeInbound(b *testing.B) {
-	v := []byte(contractAttempt)
+func BenchmarkDecodeInbound(b *testing.B) { benchDecode(b, contractAttempt, events.DecodeInbound) }
+
+// benchDecode measures decode on the event text v, which it must accept.
+func benchDecode[T any](b *testing.B, v string, decode func([]byte) (T, error)) {
+	in := []byte(v)
 	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
+	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		if _, err := events.DecodeInbound(v); err != nil {
+		if _, err := decode(in); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -131,16 +134,7 @@ func BenchmarkDecodeSettingsStdlib(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeSettings(b *testing.B) {
-	v := []byte(contractSettings)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
-		if _, err := events.DecodeSettings(v); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkDecodeSettings(b *testing.B) { benchDecode(b, contractSettings, events.DecodeSettings) }
 
 func BenchmarkAppendVerdict(b *testing.B) {
 	buf := make([]byte, 0, 1024)
@@ -164,16 +158,7 @@ func BenchmarkVerdictBinary(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
-func BenchmarkDecodeVerdict(b *testing.B) {
-	v := []byte(contractVerdictJSON)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
-		if _, err := events.DecodeVerdict(v); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkDecodeVerdict(b *testing.B) { benchDecode(b, contractVerdictJSON, events.DecodeVerdict) }
 
 // BenchmarkAppendTime and BenchmarkAppendTimeStdlib compare AppendTime with
 // time.Time.AppendFormat writing the same text; AppendVerdict writes two or
