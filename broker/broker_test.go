@@ -37,12 +37,7 @@ func TestProducerStateSurvivesKill(t *testing.T) {
 		t.Fatalf("second batch: error %v, base offset %d; want none, 3", kerr.ErrorForCode(code), base)
 	}
 
-	// A kill -9: what is on disk while the broker runs (every write is in
-	// the file before the produce is answered), without what Close saves.
-	crashed := filepath.Join(t.TempDir(), "broker")
-	copyDir(t, dir, crashed)
-	cl.Close()
-	b.Close()
+	crashed := kill9(t, dir, b, cl)
 
 	b = startBroker(t, crashed)
 	cl = client(t, b.Addr())
@@ -73,10 +68,7 @@ func TestRestoreProducerStateTornTail(t *testing.T) {
 			t.Fatal(kerr.ErrorForCode(code))
 		}
 	}
-	crashed := filepath.Join(t.TempDir(), "broker")
-	copyDir(t, dir, crashed)
-	cl.Close()
-	b.Close()
+	crashed := kill9(t, dir, b, cl)
 	seg := filepath.Join(crashed, "partitions", "attempts-0", "0.dat")
 	info, err := os.Stat(seg)
 	if err != nil {
@@ -230,10 +222,17 @@ func endOffset(t *testing.T, cl *kgo.Client, topic string) int64 {
 	return p.Offset
 }
 
-// copyDir copies the tree at src to dst.
-func copyDir(t *testing.T, src, dst string) {
+// kill9 is a kill -9 of broker b, running on data dir dir, with client cl:
+// it returns a copy of dir with what is on disk while b runs (every write
+// is in the file before the produce is answered), without what Close
+// saves, then closes cl and b.
+func kill9(t *testing.T, dir string, b *Broker, cl *kgo.Client) string {
 	t.Helper()
-	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+	crashed := filepath.Join(t.TempDir(), "broker")
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
+	cl.Close()
+	b.Close()
+	return crashed
 }
