@@ -96,42 +96,41 @@ func stdID(s string) bool { return s != "" && len(s) <= events.MaxIDBytes }
 // DecodeInbound, cannot tell a missing member from an empty one, accepts
 // lone surrogates and does not report which member is wrong).
 func BenchmarkDecodeInboundStdlib(b *testing.B) {
-	v := []byte(contractAttempt)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
+	benchDecode(b, contractAttempt, func(v []byte) (*stdEvent[stdAttemptData], error) {
 		var e stdEvent[stdAttemptData]
 		if err := json.Unmarshal(v, &e); err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		if err := stdEnvelope(&e, events.TypeRequested); err != nil ||
-			!stdID(e.Data.BotID) || !stdID(e.Data.ContactID) || !stdID(e.Data.AgentID) {
-			b.Fatal(err)
+		if err := stdEnvelope(&e, events.TypeRequested); err != nil {
+			return nil, err
 		}
-	}
+		if !stdID(e.Data.BotID) || !stdID(e.Data.ContactID) || !stdID(e.Data.AgentID) {
+			return nil, errStd
+		}
+		return &e, nil
+	})
 }
 
 // BenchmarkDecodeSettingsStdlib is BenchmarkDecodeSettings with
 // encoding/json, checked as BenchmarkDecodeInboundStdlib is.
 func BenchmarkDecodeSettingsStdlib(b *testing.B) {
-	v := []byte(contractSettings)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
+	benchDecode(b, contractSettings, func(v []byte) (*stdEvent[stdSettingsData], error) {
 		var e stdEvent[stdSettingsData]
 		if err := json.Unmarshal(v, &e); err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		if err := stdEnvelope(&e, events.TypeSettingsChanged); err != nil || !stdID(e.Data.BotID) || e.Data.Version < 1 {
-			b.Fatal(err)
+		if err := stdEnvelope(&e, events.TypeSettingsChanged); err != nil {
+			return nil, err
 		}
 		am := e.Data.ActiveMessages
-		if am == nil || am.LimitEnabled == nil || (*am.LimitEnabled && (am.MaxPerContact == nil || *am.MaxPerContact < 1 || *am.MaxPerContact > 1000)) ||
+		if !stdID(e.Data.BotID) || e.Data.Version < 1 ||
+			am == nil || am.LimitEnabled == nil || (*am.LimitEnabled && (am.MaxPerContact == nil || *am.MaxPerContact < 1 || *am.MaxPerContact > 1000)) ||
 			(am.WindowSeconds != nil && (*am.WindowSeconds < 60 || *am.WindowSeconds > 2592000)) ||
 			(am.Scope != "" && am.Scope != "contact" && am.Scope != "agent_contact") {
-			b.Fatal(errStd)
+			return nil, errStd
 		}
-	}
+		return &e, nil
+	})
 }
 
 func BenchmarkDecodeSettings(b *testing.B) { benchDecode(b, contractSettings, events.DecodeSettings) }
