@@ -77,16 +77,21 @@ type stdSettingsData struct {
 
 var errStd = errors.New("invalid")
 
-// stdEnvelope checks the CloudEvents attributes as DecodeInbound does.
-func stdEnvelope[D any](e *stdEvent[D], typ string) error {
+// stdDecode reads an event of type typ with encoding/json and checks its
+// CloudEvents attributes as DecodeInbound does.
+func stdDecode[D any](v []byte, typ string) (*stdEvent[D], error) {
+	var e stdEvent[D]
+	if err := json.Unmarshal(v, &e); err != nil {
+		return nil, err
+	}
 	if e.SpecVersion != events.SpecVersion || e.Type != typ || e.Source == "" || e.Data == nil ||
 		e.ID == "" || len(e.ID) > events.MaxIDBytes {
-		return errStd
+		return nil, errStd
 	}
 	if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {
-		return err
+		return nil, err
 	}
-	return nil
+	return &e, nil
 }
 
 func stdID(s string) bool { return s != "" && len(s) <= events.MaxIDBytes }
@@ -97,17 +102,14 @@ func stdID(s string) bool { return s != "" && len(s) <= events.MaxIDBytes }
 // lone surrogates and does not report which member is wrong).
 func BenchmarkDecodeInboundStdlib(b *testing.B) {
 	benchDecode(b, contractAttempt, func(v []byte) (*stdEvent[stdAttemptData], error) {
-		var e stdEvent[stdAttemptData]
-		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, err
-		}
-		if err := stdEnvelope(&e, events.TypeRequested); err != nil {
+		e, err := stdDecode[stdAttemptData](v, events.TypeRequested)
+		if err != nil {
 			return nil, err
 		}
 		if !stdID(e.Data.BotID) || !stdID(e.Data.ContactID) || !stdID(e.Data.AgentID) {
 			return nil, errStd
 		}
-		return &e, nil
+		return e, nil
 	})
 }
 
@@ -115,11 +117,8 @@ func BenchmarkDecodeInboundStdlib(b *testing.B) {
 // encoding/json, checked as BenchmarkDecodeInboundStdlib is.
 func BenchmarkDecodeSettingsStdlib(b *testing.B) {
 	benchDecode(b, contractSettings, func(v []byte) (*stdEvent[stdSettingsData], error) {
-		var e stdEvent[stdSettingsData]
-		if err := json.Unmarshal(v, &e); err != nil {
-			return nil, err
-		}
-		if err := stdEnvelope(&e, events.TypeSettingsChanged); err != nil {
+		e, err := stdDecode[stdSettingsData](v, events.TypeSettingsChanged)
+		if err != nil {
 			return nil, err
 		}
 		am := e.Data.ActiveMessages
@@ -129,7 +128,7 @@ func BenchmarkDecodeSettingsStdlib(b *testing.B) {
 			(am.Scope != "" && am.Scope != "contact" && am.Scope != "agent_contact") {
 			return nil, errStd
 		}
-		return &e, nil
+		return e, nil
 	})
 }
 
