@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,12 +37,7 @@ func TestProducerStateSurvivesKill(t *testing.T) {
 		t.Fatalf("second batch: error %v, base offset %d; want none, 3", kerr.ErrorForCode(code), base)
 	}
 
-	// A kill -9: what is on disk while the broker runs (every write is in
-	// the file before the produce is answered), without what Close saves.
-	crashed := filepath.Join(t.TempDir(), "broker")
-	copyDir(t, dir, crashed)
-	cl.Close()
-	b.Close()
+	crashed := kill9(t, dir, b, cl)
 
 	b = startBroker(t, crashed)
 	cl = client(t, b.Addr())
@@ -74,10 +68,7 @@ func TestRestoreProducerStateTornTail(t *testing.T) {
 			t.Fatal(kerr.ErrorForCode(code))
 		}
 	}
-	crashed := filepath.Join(t.TempDir(), "broker")
-	copyDir(t, dir, crashed)
-	cl.Close()
-	b.Close()
+	crashed := kill9(t, dir, b, cl)
 	seg := filepath.Join(crashed, "partitions", "attempts-0", "0.dat")
 	info, err := os.Stat(seg)
 	if err != nil {
@@ -138,10 +129,17 @@ func client(t *testing.T, addr string) *kgo.Client {
 	return cl
 }
 
-func reqCtx(t *testing.T) context.Context {
+// request sends req and returns its response, failing the test when it
+// gets none (within 10 s).
+func request[R kmsg.Response](t *testing.T, cl *kgo.Client, req kmsg.Request) R {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	defer cancel()
+	resp, err := cl.Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.(R)
 }
 
 func createTopic(t *testing.T, cl *kgo.Client, topic string) {
@@ -150,10 +148,7 @@ func createTopic(t *testing.T, cl *kgo.Client, topic string) {
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := request[*kmsg.CreateTopicsResponse](t, cl, req)
 	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +156,7 @@ func createTopic(t *testing.T, cl *kgo.Client, topic string) {
 
 func initProducer(t *testing.T, cl *kgo.Client) (int64, int16) {
 	t.Helper()
-	resp, err := kmsg.NewPtrInitProducerIDRequest().RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := request[*kmsg.InitProducerIDResponse](t, cl, kmsg.NewPtrInitProducerIDRequest())
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +176,7 @@ func produce(t *testing.T, cl *kgo.Client, topic string, pid int64, epoch int16,
 	rp.Records = recordBatch(pid, epoch, seq, n)
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := resp.Topics[0].Partitions[0]
+	p := request[*kmsg.ProduceResponse](t, cl, req).Topics[0].Partitions[0]
 	return p.ErrorCode, p.BaseOffset
 }
 
@@ -227,38 +215,24 @@ func endOffset(t *testing.T, cl *kgo.Client, topic string) int64 {
 	rp.Timestamp = -1
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(reqCtx(t), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := resp.Topics[0].Partitions[0]
+	p := request[*kmsg.ListOffsetsResponse](t, cl, req).Topics[0].Partitions[0]
 	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 		t.Fatal(err)
 	}
 	return p.Offset
 }
 
-// copyDir copies the tree at src to dst.
-func copyDir(t *testing.T, src, dst string) {
+// kill9 is a kill -9 of broker b, running on data dir dir, with client cl:
+// it returns a copy of dir with what is on disk while b runs (every write
+// is in the file before the produce is answered), without what Close
+// saves, then closes cl and b.
+func kill9(t *testing.T, dir string, b *Broker, cl *kgo.Client) string {
 	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
+	crashed := filepath.Join(t.TempDir(), "broker")
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
 		t.Fatal(err)
 	}
+	cl.Close()
+	b.Close()
+	return crashed
 }

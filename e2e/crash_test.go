@@ -41,9 +41,7 @@ var crashSettings = map[string]quota.Settings{
 // verdict against a reference model: no attempt counted twice, none
 // without a verdict, every re-emitted verdict identical.
 func TestKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end crash test; run without -short")
-	}
+	skipShort(t)
 	k := newCluster(t, 8)
 	publishCrashSettings(k)
 	dataDir := t.TempDir()
@@ -54,9 +52,7 @@ func TestKill9(t *testing.T) {
 // SIGKILL takes the embedded broker down with the processor, and both come
 // back from the data dir.
 func TestKill9Embedded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end crash test; run without -short")
-	}
+	skipShort(t)
 	// The first start picks the broker's port; restarts keep it, for the
 	// clients.
 	addr, dataDir := "127.0.0.1:0", t.TempDir()
@@ -71,8 +67,7 @@ func TestKill9Embedded(t *testing.T) {
 
 func publishCrashSettings(k *cluster) {
 	for bot, s := range crashSettings {
-		ev := events.SettingsChanged{ID: "set-" + bot, BotID: bot, ChangedBy: "admin", Settings: s}
-		k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte(bot), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
+		k.publishSettings(bot, s)
 	}
 }
 
@@ -146,6 +141,14 @@ func (w *workload) produce(n int) {
 		meta[j].partition, meta[j].offset = r.Partition, r.Offset
 	}
 	w.log = append(w.log, meta...)
+}
+
+// flow produces for d, 50 records every 50 ms.
+func (w *workload) flow(d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		w.produce(50)
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // each produces one more attempt for every contact of every bot.
@@ -223,6 +226,15 @@ func (w *workload) check(t *testing.T) (allowed, blocked int) {
 	}
 	t.Logf("%d records, %d attempt ids: allowed %d, blocked %d, verdicts read again (redeliveries) %d", len(w.log), len(want), allowed, blocked, reemitted)
 	return allowed, blocked
+}
+
+// checkRule is check, failing the test when no attempt was allowed or none
+// blocked.
+func (w *workload) checkRule(t *testing.T) {
+	t.Helper()
+	if allowed, blocked := w.check(t); allowed == 0 || blocked == 0 {
+		t.Fatalf("workload did not exercise the rule: allowed %d blocked %d", allowed, blocked)
+	}
 }
 
 // crashWorkload produces total attempts (with redeliveries and send

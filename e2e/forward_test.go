@@ -27,14 +27,10 @@ import (
 // agrees, and every forwarded record exists exactly once, read committed,
 // on its key's partition.
 func TestAnyPartitioner(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test; run without -short")
-	}
+	skipShort(t)
 	const parts, contacts, perContact, limit = 8, 24, 6, 2
 	k := newCluster(t, parts)
-	ev := events.SettingsChanged{ID: "s1", BotID: "bot", ChangedBy: "admin",
-		Settings: quota.Settings{Version: 1, Enabled: true, Max: limit, WindowMs: 86_400_000, Scope: quota.ScopeContact}}
-	k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte("bot"), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
+	k.publishSettings("bot", quota.Settings{Version: 1, Enabled: true, Max: limit, WindowMs: 86_400_000, Scope: quota.ScopeContact})
 	dataDir := t.TempDir()
 	p := startProc(t, dataDir, "--brokers", k.addr)
 
@@ -85,10 +81,7 @@ func TestAnyPartitioner(t *testing.T) {
 			p = startProc(t, dataDir, "--brokers", k.addr)
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for k.verdictCount() < len(sent) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	k.waitVerdicts(len(sent), time.Minute)
 
 	// Verdicts: one data per attempt id, on the key's partition; exactly
 	// the limit allowed per contact.

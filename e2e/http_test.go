@@ -6,11 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -19,9 +15,7 @@ import (
 // disabled at version 0.
 func TestQueryAPI(t *testing.T) {
 	k := newCluster(t, 2)
-	ev := events.SettingsChanged{ID: "s1", BotID: "agents-bot", ChangedBy: "admin",
-		Settings: quota.Settings{Version: 3, Enabled: true, Max: 1, WindowMs: 3_600_000, Scope: quota.ScopeAgentContact}}
-	k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte("agents-bot"), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
+	k.publishSettings("agents-bot", quota.Settings{Version: 3, Enabled: true, Max: 1, WindowMs: 3_600_000, Scope: quota.ScopeAgentContact})
 	p := startProc(t, t.TempDir(), "--brokers", k.addr, "--http-token", "t0ken")
 
 	get := func(path, token string) (int, map[string]any) {

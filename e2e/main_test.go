@@ -23,9 +23,18 @@ import (
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/internal/kafkatest"
+	"github.com/sendgate/sendgate/quota"
 )
 
 var processorBin string
+
+// skipShort skips a long end-to-end test under -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("long end-to-end test; run without -short")
+	}
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sendgate-e2e")
@@ -112,10 +121,25 @@ func (k *cluster) produce(rs ...*kgo.Record) {
 	}
 }
 
+// publishSettings produces a settings event giving bot the settings s.
+func (k *cluster) publishSettings(bot string, s quota.Settings) {
+	k.t.Helper()
+	ev := events.SettingsChanged{ID: "set-" + bot, BotID: bot, ChangedBy: "admin", Settings: s}
+	k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte(bot), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
+}
+
 func (k *cluster) verdictCount() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.verdicts)
+}
+
+// waitVerdicts waits until verdicts of n attempt ids have been read, or d
+// has passed.
+func (k *cluster) waitVerdicts(n int, d time.Duration) {
+	for deadline := time.Now().Add(d); k.verdictCount() < n && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // proc is one run of the processor binary.
@@ -216,4 +240,17 @@ func runProcessor(args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, processorBin, args...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// metrics is p's /metrics page.
+func metrics(t *testing.T, p *proc) string {
+	t.Helper()
+	_, body := p.get(t, "/metrics")
+	return body
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }

@@ -20,9 +20,7 @@ import (
 // publishes nothing again. The HTTP API answers per the contract.
 func TestSigtermAndHTTP(t *testing.T) {
 	k := newCluster(t, 4)
-	ev := events.SettingsChanged{ID: "s1", BotID: "support@bots", ChangedBy: "admin",
-		Settings: quota.Settings{Version: 42, Enabled: true, Max: 2, WindowMs: 86_400_000}}
-	k.produce(&kgo.Record{Topic: settingsTopic, Key: []byte("support@bots"), Value: events.AppendSettingsEvent(nil, &ev, time.Now().UnixMilli())})
+	k.publishSettings("support@bots", quota.Settings{Version: 42, Enabled: true, Max: 2, WindowMs: 86_400_000})
 	dataDir := t.TempDir()
 	p := startProc(t, dataDir, "--brokers", k.addr)
 
@@ -35,10 +33,7 @@ func TestSigtermAndHTTP(t *testing.T) {
 			Value: events.AppendAttempt(nil, id, "support@bots", contact, "ana@acme", ts.UnixMilli()), Timestamp: ts})
 	}
 	k.produce(recs...)
-	deadline := time.Now().Add(30 * time.Second)
-	for k.verdictCount() < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	k.waitVerdicts(3, 30*time.Second)
 	if n := k.verdictCount(); n != 3 {
 		t.Fatalf("%d verdicts, want 3", n)
 	}
@@ -89,9 +84,7 @@ func TestSigtermAndHTTP(t *testing.T) {
 	startProc(t, dataDir, "--brokers", k.addr)
 	k.produce(&kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
 		Value: events.AppendAttempt(nil, "a4", "support@bots", contact, "ana@acme", t0.Add(4*time.Minute).UnixMilli()), Timestamp: t0.Add(4 * time.Minute)})
-	for k.verdictCount() < 4 && time.Now().Before(deadline.Add(30*time.Second)) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	k.waitVerdicts(4, 30*time.Second)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, id := range []string{"a1", "a2", "a3", "a4"} {

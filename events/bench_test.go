@@ -31,12 +31,15 @@ var contractVerdict = events.Verdict{
 // contractVerdictJSON is the contract's verdict example, compacted.
 const contractVerdictJSON = `{"specversion":"1.0","id":"att-0004/verdict","source":"sendgate","type":"desk.active_message.decided","time":"2026-11-26T10:03:00.000Z","data":{"attempt_id":"att-0004","bot_id":"support@bots","contact_id":"5531999990000@wa","agent_id":"ana@acme","verdict":"blocked","reason":"limit_reached","scope":"contact","limit":3,"used":3,"remaining":0,"window_seconds":86400,"retry_at":"2026-11-27T10:00:00.000Z","retry_after_seconds":86220,"decided_at":"2026-11-26T10:03:00.000Z","settings_version":42}}`
 
-func BenchmarkDecodeInbound(b *testing.B) {
-	v := []byte(contractAttempt)
+func BenchmarkDecodeInbound(b *testing.B) { benchDecode(b, contractAttempt, events.DecodeInbound) }
+
+// benchDecode measures decode on the event text v, which it must accept.
+func benchDecode[T any](b *testing.B, v string, decode func([]byte) (T, error)) {
+	in := []byte(v)
 	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
+	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		if _, err := events.DecodeInbound(v); err != nil {
+		if _, err := decode(in); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -74,16 +77,21 @@ type stdSettingsData struct {
 
 var errStd = errors.New("invalid")
 
-// stdEnvelope checks the CloudEvents attributes as DecodeInbound does.
-func stdEnvelope[D any](e *stdEvent[D], typ string) error {
+// stdDecode reads an event of type typ with encoding/json and checks its
+// CloudEvents attributes as DecodeInbound does.
+func stdDecode[D any](v []byte, typ string) (*stdEvent[D], error) {
+	var e stdEvent[D]
+	if err := json.Unmarshal(v, &e); err != nil {
+		return nil, err
+	}
 	if e.SpecVersion != events.SpecVersion || e.Type != typ || e.Source == "" || e.Data == nil ||
 		e.ID == "" || len(e.ID) > events.MaxIDBytes {
-		return errStd
+		return nil, errStd
 	}
 	if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {
-		return err
+		return nil, err
 	}
-	return nil
+	return &e, nil
 }
 
 func stdID(s string) bool { return s != "" && len(s) <= events.MaxIDBytes }
@@ -93,54 +101,38 @@ func stdID(s string) bool { return s != "" && len(s) <= events.MaxIDBytes }
 // DecodeInbound, cannot tell a missing member from an empty one, accepts
 // lone surrogates and does not report which member is wrong).
 func BenchmarkDecodeInboundStdlib(b *testing.B) {
-	v := []byte(contractAttempt)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
-		var e stdEvent[stdAttemptData]
-		if err := json.Unmarshal(v, &e); err != nil {
-			b.Fatal(err)
+	benchDecode(b, contractAttempt, func(v []byte) (*stdEvent[stdAttemptData], error) {
+		e, err := stdDecode[stdAttemptData](v, events.TypeRequested)
+		if err != nil {
+			return nil, err
 		}
-		if err := stdEnvelope(&e, events.TypeRequested); err != nil ||
-			!stdID(e.Data.BotID) || !stdID(e.Data.ContactID) || !stdID(e.Data.AgentID) {
-			b.Fatal(err)
+		if !stdID(e.Data.BotID) || !stdID(e.Data.ContactID) || !stdID(e.Data.AgentID) {
+			return nil, errStd
 		}
-	}
+		return e, nil
+	})
 }
 
 // BenchmarkDecodeSettingsStdlib is BenchmarkDecodeSettings with
 // encoding/json, checked as BenchmarkDecodeInboundStdlib is.
 func BenchmarkDecodeSettingsStdlib(b *testing.B) {
-	v := []byte(contractSettings)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
-		var e stdEvent[stdSettingsData]
-		if err := json.Unmarshal(v, &e); err != nil {
-			b.Fatal(err)
-		}
-		if err := stdEnvelope(&e, events.TypeSettingsChanged); err != nil || !stdID(e.Data.BotID) || e.Data.Version < 1 {
-			b.Fatal(err)
+	benchDecode(b, contractSettings, func(v []byte) (*stdEvent[stdSettingsData], error) {
+		e, err := stdDecode[stdSettingsData](v, events.TypeSettingsChanged)
+		if err != nil {
+			return nil, err
 		}
 		am := e.Data.ActiveMessages
-		if am == nil || am.LimitEnabled == nil || (*am.LimitEnabled && (am.MaxPerContact == nil || *am.MaxPerContact < 1 || *am.MaxPerContact > 1000)) ||
+		if !stdID(e.Data.BotID) || e.Data.Version < 1 ||
+			am == nil || am.LimitEnabled == nil || (*am.LimitEnabled && (am.MaxPerContact == nil || *am.MaxPerContact < 1 || *am.MaxPerContact > 1000)) ||
 			(am.WindowSeconds != nil && (*am.WindowSeconds < 60 || *am.WindowSeconds > 2592000)) ||
 			(am.Scope != "" && am.Scope != "contact" && am.Scope != "agent_contact") {
-			b.Fatal(errStd)
+			return nil, errStd
 		}
-	}
+		return e, nil
+	})
 }
 
-func BenchmarkDecodeSettings(b *testing.B) {
-	v := []byte(contractSettings)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
-		if _, err := events.DecodeSettings(v); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkDecodeSettings(b *testing.B) { benchDecode(b, contractSettings, events.DecodeSettings) }
 
 func BenchmarkAppendVerdict(b *testing.B) {
 	buf := make([]byte, 0, 1024)
@@ -164,16 +156,7 @@ func BenchmarkVerdictBinary(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
-func BenchmarkDecodeVerdict(b *testing.B) {
-	v := []byte(contractVerdictJSON)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
-		if _, err := events.DecodeVerdict(v); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkDecodeVerdict(b *testing.B) { benchDecode(b, contractVerdictJSON, events.DecodeVerdict) }
 
 // BenchmarkAppendTime and BenchmarkAppendTimeStdlib compare AppendTime with
 // time.Time.AppendFormat writing the same text; AppendVerdict writes two or

@@ -78,11 +78,7 @@ func AppendAttempt(dst []byte, id, bot, contact, agent string, timeMs int64) []b
 // AppendAttemptCategory is AppendAttempt with data.category, written when
 // category is non-empty.
 func AppendAttemptCategory(dst []byte, id, bot, contact, agent, category string, timeMs int64) []byte {
-	dst = appendEnvelope(dst, id, "/desk/sender", TypeRequested, timeMs)
-	dst = append(dst, `{"bot_id":`...)
-	dst = appendString(dst, bot)
-	dst = append(dst, `,"contact_id":`...)
-	dst = appendString(dst, contact)
+	dst = appendSenderStart(dst, id, TypeRequested, bot, contact, timeMs)
 	dst = append(dst, `,"agent_id":`...)
 	dst = appendString(dst, agent)
 	if category != "" {
@@ -96,14 +92,21 @@ func AppendAttemptCategory(dst []byte, id, bot, contact, agent, category string,
 // slot of attempt, with event id id, source "/desk/sender". The result is
 // valid per schemas/attempt-failed.schema.json when the ids are.
 func AppendFailed(dst []byte, id, bot, contact, attempt string, timeMs int64) []byte {
-	dst = appendEnvelope(dst, id, "/desk/sender", TypeFailed, timeMs)
-	dst = append(dst, `{"bot_id":`...)
-	dst = appendString(dst, bot)
-	dst = append(dst, `,"contact_id":`...)
-	dst = appendString(dst, contact)
+	dst = appendSenderStart(dst, id, TypeFailed, bot, contact, timeMs)
 	dst = append(dst, `,"attempt_id":`...)
 	dst = appendString(dst, attempt)
 	return append(dst, "}}"...)
+}
+
+// appendSenderStart appends the envelope of a sender event of type typ
+// (source "/desk/sender") and its data up to bot_id and contact_id, which
+// every sender event starts with; the caller writes the rest and "}}".
+func appendSenderStart(dst []byte, id, typ, bot, contact string, timeMs int64) []byte {
+	dst = appendEnvelope(dst, id, "/desk/sender", typ, timeMs)
+	dst = append(dst, `{"bot_id":`...)
+	dst = appendString(dst, bot)
+	dst = append(dst, `,"contact_id":`...)
+	return appendString(dst, contact)
 }
 
 // AppendSettingsEvent appends ev as a desk.settings.changed event, source

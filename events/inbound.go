@@ -132,6 +132,19 @@ func (s *scanner) decoded(f *field) []byte {
 // order of its fields bot, contact, agent, attempt and category.
 var inboundDataKeys = []string{"bot_id", "contact_id", "agent_id", "attempt_id", "category"}
 
+// senderErr is the first error of a sender event's envelope (of type typ),
+// data.bot_id and data.contact_id, in that order: what an attempt and a
+// send-failed event check first.
+func (s *scanner) senderErr(env *envelope, typ string, bot, contact *field) *Error {
+	if err := s.envErr(env, typ); err != nil {
+		return err
+	}
+	if err := idErr(bot, "data.bot_id"); err != nil {
+		return err
+	}
+	return idErr(contact, "data.contact_id")
+}
+
 // categoryErr checks an optional category member (data.category of an
 // attempt, an entry of a rule's categories or of exempt_categories): when
 // present, a string of 1..quota.MaxCategoryLen bytes.
@@ -198,13 +211,7 @@ func DecodeInbound(b []byte) (Inbound, error) {
 	failed := s.eq(&env.typ, TypeFailed)
 	var err *Error
 	if failed {
-		err = s.envErr(&env, TypeFailed)
-		if err == nil {
-			err = idErr(&bot, "data.bot_id")
-		}
-		if err == nil {
-			err = idErr(&contact, "data.contact_id")
-		}
+		err = s.senderErr(&env, TypeFailed, &bot, &contact)
 		if err == nil {
 			err = idErr(&attempt, "data.attempt_id")
 		}
@@ -217,13 +224,7 @@ func DecodeInbound(b []byte) (Inbound, error) {
 			return Inbound{Failed: true, ID: str[:n1], BotID: str[n1:n2], ContactID: str[n2:n3], AttemptID: str[n3:]}, nil
 		}
 	} else {
-		err = s.envErr(&env, TypeRequested)
-		if err == nil {
-			err = idErr(&bot, "data.bot_id")
-		}
-		if err == nil {
-			err = idErr(&contact, "data.contact_id")
-		}
+		err = s.senderErr(&env, TypeRequested, &bot, &contact)
 		if err == nil {
 			err = idErr(&agent, "data.agent_id")
 		}

@@ -47,6 +47,14 @@ func partitions(ctx context.Context, cl *kgo.Client, topic string) ([]int32, err
 	return nil, fmt.Errorf("loadgen: topic %s: %v (is the processor running? it creates its topics)", topic, last)
 }
 
+// readCommitted is a client reading the given partitions of topic from the
+// given offsets, committed records only. The caller closes it.
+func readCommitted(brokers []string, topic string, offsets map[int32]kgo.Offset) (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
+		kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+}
+
 // endOffsets returns the log end offset of every partition of topic.
 func endOffsets(ctx context.Context, cl *kgo.Client, topic string, parts []int32) (map[int32]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()

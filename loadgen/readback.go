@@ -46,9 +46,7 @@ func readBack(ctx context.Context, cfg *Config, from, end map[int32]int64, p *pl
 	if len(offsets) == 0 {
 		return out, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.AttemptsTopic: offsets}),
-		kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl, err := readCommitted(cfg.Brokers, cfg.AttemptsTopic, offsets)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: read-back client: %w", err)
 	}

@@ -86,9 +86,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for part, off := range verdictsFrom {
 		offsets[part] = kgo.NewOffset().At(off)
 	}
-	cons, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.VerdictsTopic: offsets}),
-		kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cons, err := readCommitted(cfg.Brokers, cfg.VerdictsTopic, offsets)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: consumer: %w", err)
 	}

@@ -55,9 +55,11 @@ func (b *Batch) setErr(err error, what string) {
 	}
 }
 
-// set writes b.val at b.key; what names the record in an error.
-func (b *Batch) set(what string) {
-	b.setErr(b.b.Set(b.key, b.val, nil), what)
+// set writes val at key, keeping both (built on b.key[:0] and b.val[:0])
+// for the next Put to reuse; what names the record in an error.
+func (b *Batch) set(what string, key, val []byte) {
+	b.key, b.val = key, val
+	b.setErr(b.b.Set(key, val, nil), what)
 }
 
 // markWritten records that partition p has a history or verdict Put.
@@ -183,8 +185,7 @@ func (b *Batch) PutHistory(p int32, bot, contact string, sends []quota.Send, exp
 		b.setErr(b.b.Delete(b.key, nil), "history")
 		return
 	}
-	b.val = b.enc.encode(b.val[:0], sends, expireAt)
-	b.set("history")
+	b.set("history", b.key, b.enc.encode(b.val[:0], sends, expireAt))
 }
 
 // PutVerdict stores the verdict bytes v of attemptID in partition p, to be
@@ -192,34 +193,26 @@ func (b *Batch) PutHistory(p int32, bot, contact string, sends []quota.Send, exp
 func (b *Batch) PutVerdict(p int32, attemptID string, v []byte, expireAt int64) {
 	b.check()
 	b.markWritten(p)
-	b.key = appendVerdictKey(b.key[:0], p, attemptID)
-	b.val = appendVerdictValue(b.val[:0], v, expireAt)
-	b.set("verdict")
+	b.set("verdict", appendVerdictKey(b.key[:0], p, attemptID), appendVerdictValue(b.val[:0], v, expireAt))
 }
 
 // PutPosition stores partition p's position.
 func (b *Batch) PutPosition(p int32, pos Position) {
 	b.check()
-	b.key = appendPositionKey(b.key[:0], p)
-	b.val = appendPositionValue(b.val[:0], pos)
-	b.set("position")
+	b.set("position", appendPositionKey(b.key[:0], p), appendPositionValue(b.val[:0], pos))
 }
 
 // PutSettings stores the settings record of bot.
 func (b *Batch) PutSettings(bot string, bs BotSettings) {
 	b.check()
-	b.key = appendSettingsKey(b.key[:0], bot)
-	b.val = appendSettingsValue(b.val[:0], bs)
-	b.set("settings")
+	b.set("settings", appendSettingsKey(b.key[:0], bot), appendSettingsValue(b.val[:0], bs))
 }
 
 // PutSettingsOffset stores the next offset to read of settings-topic
 // partition p.
 func (b *Batch) PutSettingsOffset(p int32, next int64) {
 	b.check()
-	b.key = appendSettingsOffsetKey(b.key[:0], p)
-	b.val = appendOffsetValue(b.val[:0], next)
-	b.set("settings offset")
+	b.set("settings offset", appendSettingsOffsetKey(b.key[:0], p), appendOffsetValue(b.val[:0], next))
 }
 
 // Len returns the number of Pebble operations in the batch so far: every Put

@@ -28,9 +28,6 @@ var screenshot = flag.String("screenshot", "", "TestBrowser writes a screenshot 
 // messages to one contact, and the third shows the error toast, the warning
 // icon and the tooltip with the time left until the verdict's retry_at.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the browser test is skipped")
-	}
 	p := newPage(t)
 	run, eval, poll := p.run, p.eval, p.poll
 	broker, procURL := startProcessor(t)

@@ -46,9 +46,6 @@ func nextSendTime(retryAtMs int64, now time.Time, loc *time.Location) string {
 // The page's formatting functions (static/format.js), called in Chromium
 // with the browser's clock in New York (daylight saving time included).
 func TestPageFormat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the browser tests are skipped")
-	}
 	srv := httptest.NewServer(newTestServer(t).Handler())
 	t.Cleanup(srv.Close)
 	p := newPage(t) // closed first: its event stream ends before the server does
@@ -158,9 +155,6 @@ func lastSettings(t *testing.T, broker string) json.RawMessage {
 // shadow mode with a max of 1: the next send is allowed, and only the admin
 // sees that the shadow rule would have blocked it.
 func TestBrowserRules(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the browser tests are skipped")
-	}
 	const zone = "America/Sao_Paulo"
 	loc, err := time.LoadLocation(zone)
 	if err != nil {

@@ -182,8 +182,12 @@ type page struct {
 
 // newPage starts Chromium (the test fails when it cannot be found: see
 // chromium) and opens a tab that lives until the test ends, at most 60 s.
+// Under -short it skips the test: call it before anything slow.
 func newPage(t *testing.T) *page {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the browser tests are skipped")
+	}
 	browser, err := chromium()
 	if err != nil {
 		t.Fatal(err.Error() + ": the browser tests need Chromium: install it (Debian/Ubuntu: apt-get install -y chromium), " +
