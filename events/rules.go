@@ -172,7 +172,7 @@ func (s *scanner) ruleErr(rf *ruleFields, i int, rules []quota.Rule) *Error {
 		return &Error{Field: path + ".name", Msg: "must be a string, got " + rf.name.kind.String()}
 	}
 	r.Name = string(appendField(nil, &rf.name))
-	if !validRuleName(r.Name) {
+	if !quota.ValidRuleName(r.Name) {
 		return &Error{Field: path + ".name", Msg: "must be 1.." + strconv.Itoa(quota.MaxNameLen) +
 			" characters of [a-z0-9_-], got " + s.show(&rf.name)}
 	}
@@ -247,21 +247,6 @@ func (s *scanner) ruleErr(rf *ruleFields, i int, rules []quota.Rule) *Error {
 		return &Error{Field: path + ".categories", Msg: "must be an array, got " + rf.cats.String()}
 	}
 	return nil
-}
-
-// validRuleName reports whether name is 1..quota.MaxNameLen characters of
-// [a-z0-9_-].
-func validRuleName(name string) bool {
-	if len(name) == 0 || len(name) > quota.MaxNameLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // categories checks a list of categories (distinct strings of

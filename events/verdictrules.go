@@ -201,7 +201,7 @@ func (r verdictReader) ruleUsage(u *quota.RuleUsage, e *ruleUsageFields, i int, 
 	switch {
 	case i == 0 && name != quota.DefaultRule:
 		return &Error{Field: path + ".name", Msg: `must be "` + quota.DefaultRule + `" for the first entry, got ` + strconv.Quote(name)}
-	case i > 0 && (name == quota.DefaultRule || !validRuleName(name)):
+	case i > 0 && (name == quota.DefaultRule || !quota.ValidRuleName(name)):
 		return &Error{Field: path + ".name", Msg: "must be a rule name, got " + strconv.Quote(name)}
 	}
 	for j := range i {

@@ -359,3 +359,24 @@ func (b *syncBuffer) Len() int {
 	defer b.mu.Unlock()
 	return b.buf.Len()
 }
+
+// sameVerdicts checks that no attempt id got verdicts with different data.
+func (e *env) sameVerdicts() {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, vs := range e.verdicts {
+		for _, v := range vs[1:] {
+			if !bytes.Equal(v, vs[0]) {
+				e.t.Errorf("attempt %s has verdicts that differ:\n%s\n%s", id, vs[0], v)
+			}
+		}
+	}
+}
+
+// Since returns a copy of what was written after the first n bytes.
+func (b *syncBuffer) Since(n int) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()[n:]...)
+}

@@ -97,15 +97,7 @@ func TestPartitionsMoveBetweenInstances(t *testing.T) {
 	a.stop(t)
 	b.stop(t)
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for id, vs := range e.verdicts {
-		for _, v := range vs[1:] {
-			if !bytes.Equal(v, vs[0]) {
-				t.Errorf("attempt %s has verdicts that differ:\n%s\n%s", id, vs[0], v)
-			}
-		}
-	}
+	e.sameVerdicts()
 }
 
 // The instance that takes a partition over restores its state from the

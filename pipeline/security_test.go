@@ -42,17 +42,7 @@ func TestSASL(t *testing.T) {
 			e.launch(func(c *pipeline.Config) {
 				c.SASL = pipeline.SASL{Mechanism: tc.mech, Username: "sendgate", Password: "wrong"}
 			})
-			select {
-			case err := <-e.done:
-				if err == nil || !strings.Contains(err.Error(), "SASL") {
-					t.Fatalf("wrong password: Run returned %v, want a SASL error", err)
-				}
-				t.Logf("wrong password: %v", err)
-			case <-time.After(30 * time.Second):
-				t.Fatal("wrong password: Run neither failed nor stopped")
-			}
-			e.store.Close()
-			e.runner = nil
+			e.runFails("wrong password", "SASL")
 
 			// Right credentials: decisions flow.
 			e.start(func(c *pipeline.Config) {
@@ -77,17 +67,7 @@ func TestTLS(t *testing.T) {
 
 	// A CA that did not sign the broker's certificate: a clear error at start.
 	e.launch(func(c *pipeline.Config) { c.TLS = pipeline.TLS{Enable: true} })
-	select {
-	case err := <-e.done:
-		if err == nil || !strings.Contains(err.Error(), "certificate") {
-			t.Fatalf("untrusted certificate: Run returned %v", err)
-		}
-		t.Logf("untrusted certificate: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("untrusted certificate: Run neither failed nor stopped")
-	}
-	e.store.Close()
-	e.runner = nil
+	e.runFails("untrusted certificate", "certificate")
 
 	e.start(func(c *pipeline.Config) { c.TLS = pipeline.TLS{CAFile: caFile} })
 	defer e.stop()
@@ -172,6 +152,23 @@ func TestBrokerWithoutTransactionsFailsAtStart(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run neither failed nor stopped")
+	}
+	e.store.Close()
+	e.runner = nil
+}
+
+// runFails waits for the launched runner to fail at start with an error
+// containing want, then closes its store.
+func (e *env) runFails(what, want string) {
+	e.t.Helper()
+	select {
+	case err := <-e.done:
+		if err == nil || !strings.Contains(err.Error(), want) {
+			e.t.Fatalf("%s: Run returned %v, want an error about %s", what, err, want)
+		}
+		e.t.Logf("%s: %v", what, err)
+	case <-time.After(30 * time.Second):
+		e.t.Fatalf("%s: Run neither failed nor stopped", what)
 	}
 	e.store.Close()
 	e.runner = nil

@@ -124,22 +124,7 @@ func TestStandbyTakeover(t *testing.T) {
 	t.Logf("takeover plans %v, %d changelog records caught up", plans, caughtUp)
 	b.stop(t)
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for id, vs := range e.verdicts {
-		for _, v := range vs[1:] {
-			if !bytes.Equal(v, vs[0]) {
-				t.Errorf("attempt %s has verdicts that differ:\n%s\n%s", id, vs[0], v)
-			}
-		}
-	}
-}
-
-// Since returns a copy of what was written after the first n bytes.
-func (b *syncBuffer) Since(n int) []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes()[n:])
+	e.sameVerdicts()
 }
 
 // logLines decodes JSON log lines.

@@ -125,8 +125,9 @@ func (r *Rule) horizonMs() int64 {
 	return r.WindowMs
 }
 
-// validName reports whether s is 1..MaxNameLen characters of [a-z0-9_-].
-func validName(s string) bool {
+// ValidRuleName reports whether s is a valid rule name: 1..MaxNameLen
+// characters of [a-z0-9_-] (DefaultRule included).
+func ValidRuleName(s string) bool {
 	if len(s) == 0 || len(s) > MaxNameLen {
 		return false
 	}
@@ -141,7 +142,7 @@ func validName(s string) bool {
 
 // validate checks one rule; names are checked for uniqueness by the caller.
 func (r *Rule) validate() error {
-	if !validName(r.Name) {
+	if !ValidRuleName(r.Name) {
 		return fmt.Errorf("name %q must be 1..%d characters of [a-z0-9_-]", r.Name, MaxNameLen)
 	}
 	if r.Name == DefaultRule {
