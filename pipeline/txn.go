@@ -42,12 +42,20 @@ import (
 // with the member id and generation, so a member that lost its generation
 // cannot commit either (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID).
 //
+// The requests to the transaction coordinator (InitProducerID,
+// AddPartitionsToTxn, AddOffsetsToTxn, EndTxn) and to the group coordinator
+// (TxnOffsetCommit) go straight to the coordinator, looked up once per
+// producer (coordinator.go); the records go to the partition leaders.
+//
 // A txnProducer is used by one partition worker at a time.
 type txnProducer struct {
 	transport kafka.RoundTripper
 	addr      net.Addr
 	id        string
 	timeout   time.Duration
+
+	txnCoord   *coordinator // of id
+	groupCoord *coordinator // of the group of the last TxnOffsetCommit
 
 	pid   int64
 	epoch int16
@@ -61,7 +69,8 @@ type topicPartition struct {
 }
 
 func newTxnProducer(transport kafka.RoundTripper, addr net.Addr, id string, timeout time.Duration) *txnProducer {
-	return &txnProducer{transport: transport, addr: addr, id: id, timeout: timeout, pid: -1, epoch: -1}
+	return &txnProducer{transport: transport, addr: addr, id: id, timeout: timeout, pid: -1, epoch: -1,
+		txnCoord: newCoordinator(transport, addr, id, kafka.CoordinatorKeyTypeTransaction)}
 }
 
 // transactionalID is the transactional id of attempts partition p.
@@ -74,24 +83,26 @@ func transactionalID(groupID, attemptsTopic string, p int32) string {
 // transaction, and starts a new epoch with sequence numbers from 0.
 func (t *txnProducer) init(ctx context.Context) error {
 	for {
-		m, err := t.transport.RoundTrip(ctx, t.addr, &initproducerid.Request{
+		var resp *initproducerid.Response
+		err := t.txnCoord.roundTrip(ctx, &initproducerid.Request{
 			TransactionalID: t.id, TransactionTimeoutMs: int32(t.timeout.Milliseconds()),
 			ProducerID: -1, ProducerEpoch: -1,
-		})
-		if err != nil {
-			return txnErr("init producer id", err)
-		}
-		resp := m.(*initproducerid.Response)
-		if resp.ErrorCode != 0 {
-			err := kafka.Error(resp.ErrorCode)
-			if errors.Is(err, kafka.ConcurrentTransactions) {
-				// The previous epoch's transaction is still being
-				// completed: ask again shortly.
-				if !sleep(ctx, 50*time.Millisecond) {
-					return ctx.Err()
-				}
-				continue
+		}, func(m protocol.Message) error {
+			resp = m.(*initproducerid.Response)
+			if resp.ErrorCode != 0 {
+				return kafka.Error(resp.ErrorCode)
 			}
+			return nil
+		})
+		if errors.Is(err, kafka.ConcurrentTransactions) {
+			// The previous epoch's transaction is still being
+			// completed: ask again shortly.
+			if !sleep(ctx, 50*time.Millisecond) {
+				return ctx.Err()
+			}
+			continue
+		}
+		if err != nil {
 			return txnErr("init producer id", err)
 		}
 		t.pid, t.epoch = resp.ProducerID, resp.ProducerEpoch
@@ -244,56 +255,53 @@ func (t *txnProducer) sequence(tp topicPartition, n int) int32 {
 
 func (t *txnProducer) addPartitions(ctx context.Context, req *addpartitionstotxn.Request) error {
 	return t.retryConcurrent(ctx, "add partitions to the transaction", func() error {
-		m, err := t.transport.RoundTrip(ctx, t.addr, req)
-		if err != nil {
-			return err
-		}
-		for _, rt := range m.(*addpartitionstotxn.Response).Results {
-			for _, rp := range rt.Results {
-				if rp.ErrorCode != 0 {
-					return fmt.Errorf("%s partition %d: %w", rt.Name, rp.PartitionIndex, kafka.Error(rp.ErrorCode))
+		return t.txnCoord.roundTrip(ctx, req, func(m protocol.Message) error {
+			for _, rt := range m.(*addpartitionstotxn.Response).Results {
+				for _, rp := range rt.Results {
+					if rp.ErrorCode != 0 {
+						return fmt.Errorf("%s partition %d: %w", rt.Name, rp.PartitionIndex, kafka.Error(rp.ErrorCode))
+					}
 				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
 func (t *txnProducer) addOffsets(ctx context.Context, group string) error {
 	return t.retryConcurrent(ctx, "add the group's offsets to the transaction", func() error {
-		m, err := t.transport.RoundTrip(ctx, t.addr, &addoffsetstotxn.Request{
+		return t.txnCoord.roundTrip(ctx, &addoffsetstotxn.Request{
 			TransactionalID: t.id, ProducerID: t.pid, ProducerEpoch: t.epoch, GroupID: group,
+		}, func(m protocol.Message) error {
+			if c := m.(*addoffsetstotxn.Response).ErrorCode; c != 0 {
+				return kafka.Error(c)
+			}
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if c := m.(*addoffsetstotxn.Response).ErrorCode; c != 0 {
-			return kafka.Error(c)
-		}
-		return nil
 	})
 }
 
 func (t *txnProducer) commitOffset(ctx context.Context, off txnOffset) error {
+	if t.groupCoord == nil || t.groupCoord.key != off.group {
+		t.groupCoord = newCoordinator(t.transport, t.addr, off.group, kafka.CoordinatorKeyTypeConsumer)
+	}
 	return t.retryConcurrent(ctx, fmt.Sprintf("commit offset %d of %s partition %d", off.offset, off.topic, off.partition), func() error {
-		m, err := t.transport.RoundTrip(ctx, t.addr, &txnoffsetcommit.Request{
+		return t.groupCoord.roundTrip(ctx, &txnoffsetcommit.Request{
 			TransactionalID: t.id, GroupID: off.group, ProducerID: t.pid, ProducerEpoch: t.epoch,
 			GenerationID: off.generation, MemberID: off.member,
 			Topics: []txnoffsetcommit.RequestTopic{{Name: off.topic, Partitions: []txnoffsetcommit.RequestPartition{{
 				Partition: off.partition, CommittedOffset: off.offset, CommittedLeaderEpoch: -1,
 			}}}},
-		})
-		if err != nil {
-			return err
-		}
-		for _, rt := range m.(*txnoffsetcommit.Response).Topics {
-			for _, rp := range rt.Partitions {
-				if rp.ErrorCode != 0 {
-					return kafka.Error(rp.ErrorCode)
+		}, func(m protocol.Message) error {
+			for _, rt := range m.(*txnoffsetcommit.Response).Topics {
+				for _, rp := range rt.Partitions {
+					if rp.ErrorCode != 0 {
+						return kafka.Error(rp.ErrorCode)
+					}
 				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
@@ -303,16 +311,14 @@ func (t *txnProducer) end(ctx context.Context, commit bool) error {
 		what = "abort the transaction"
 	}
 	return t.retryConcurrent(ctx, what, func() error {
-		m, err := t.transport.RoundTrip(ctx, t.addr, &endtxn.Request{
+		return t.txnCoord.roundTrip(ctx, &endtxn.Request{
 			TransactionalID: t.id, ProducerID: t.pid, ProducerEpoch: t.epoch, Committed: commit,
+		}, func(m protocol.Message) error {
+			if c := m.(*endtxn.Response).ErrorCode; c != 0 {
+				return kafka.Error(c)
+			}
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if c := m.(*endtxn.Response).ErrorCode; c != 0 {
-			return kafka.Error(c)
-		}
-		return nil
 	})
 }
 

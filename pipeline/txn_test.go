@@ -17,9 +17,10 @@ import (
 
 const txnTopic = "txn-test"
 
-// txnEnv is a kfake broker with one topic of two partitions, a consumer
-// group that has joined (for TxnOffsetCommit's generation check), and the
-// kafka-go transport sendgate uses.
+// txnEnv is a kfake cluster (one broker, unless newTxnEnv's opts say
+// otherwise) with one topic of two partitions, a consumer group that has
+// joined (for TxnOffsetCommit's generation check), and the kafka-go
+// transport sendgate uses.
 type txnEnv struct {
 	t       *testing.T
 	cluster *kfake.Cluster
@@ -27,9 +28,9 @@ type txnEnv struct {
 	b       *kafkaClient
 }
 
-func newTxnEnv(t *testing.T) *txnEnv {
+func newTxnEnv(t *testing.T, opts ...kfake.Opt) *txnEnv {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, txnTopic))
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(2, txnTopic)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +246,10 @@ func TestClassify(t *testing.T) {
 		{kafka.InvalidTransactionTimeout, fatal},
 		{kafka.ConcurrentTransactions, retryable},
 		{kafka.NotCoordinatorForGroup, retryable},
+		{kafka.GroupCoordinatorNotAvailable, retryable},
+		{fmt.Errorf("find the coordinator of g-t-0: %w", kafka.GroupCoordinatorNotAvailable), retryable},
+		{fmt.Errorf("coordinator node 2 is not in the cluster metadata: %w", kafka.BrokerNotAvailable), retryable},
+		{fmt.Errorf("find the coordinator of g-t-0: %w", kafka.TransactionalIDAuthorizationFailed), fatal},
 		{kafka.OutOfOrderSequenceNumber, retryable},
 		{kafka.InvalidProducerIDMapping, retryable},
 		{context.DeadlineExceeded, retryable},

@@ -92,5 +92,7 @@ func classify(err error) errClass {
 		kafka.InvalidTransactionTimeout, kafka.InvalidRequiredAcks, kafka.SecurityDisabled, kafka.InvalidRecord:
 		return fatal
 	}
-	return retryable // ConcurrentTransactions, NotCoordinator, OutOfOrderSequenceNumber, InvalidProducerIDMapping, TransactionAbortable, …
+	// ConcurrentTransactions, OutOfOrderSequenceNumber, InvalidProducerIDMapping, TransactionAbortable, …;
+	// NotCoordinator, CoordinatorNotAvailable, BrokerNotAvailable: the coordinator is looked up again (coordinator.go).
+	return retryable
 }
