@@ -13,12 +13,23 @@ import (
 
 // A restore fetches the changelog in larger pieces than a batch of
 // attempts: the fewer round trips, the sooner a taken-over partition is
-// ready (every owned partition restores at once: 8 of them hold 8 × 4 MiB
-// of fetched records at most).
+// ready. It writes the records to the local store in batches of about
+// restoreBatchBytes, each batch's buffer reused for the next.
 const (
 	restoreFetchRecords = 1 << 16
 	restoreFetchBytes   = 4 << 20
+	restoreBatchBytes   = 4 << 20
 )
+
+// restoreSlots bounds how many partitions of this process restore at once
+// (the others wait for a slot): the memory a restore holds (its fetched
+// records, its batch, Pebble's memtables filling) times the partitions
+// restoring is what the GC has to keep within GOMEMLIMIT, and the CPU
+// (decoding, Pebble's writes and compactions) is shared anyway. A process,
+// not a Runner, owns the memory, hence one bound per process.
+var restoreSlots = make(chan struct{}, restoreParallel)
+
+const restoreParallel = 2
 
 // restore applies the partition's changelog from offset from up to stop on
 // top of the local state, then stores the position found in it (the last
@@ -28,8 +39,16 @@ const (
 // changelog holds none) and how many records it applied.
 func (p *partition) restore(ctx context.Context, from, stop int64) (state.Position, bool, int, error) {
 	r := p.r
+	t0 := time.Now()
+	select {
+	case restoreSlots <- struct{}{}:
+		defer func() { <-restoreSlots }()
+	case <-ctx.Done():
+		return state.Position{}, false, 0, ctx.Err()
+	}
 	a := newApplier(r, p.id, "restore")
 	defer a.close()
+	waited, t1 := time.Since(t0), time.Now()
 	remaining := r.metrics.restoreRemaining.WithLabelValues(partLabel(p.id))
 	defer r.metrics.restoreRemaining.DeleteLabelValues(partLabel(p.id))
 	off := from
@@ -39,13 +58,17 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 		if off, _, err = a.step(ctx, off, stop); err != nil {
 			return state.Position{}, false, a.n, err
 		}
-		if a.pending() >= restoreFetchRecords {
+		if a.b.Bytes() >= restoreBatchBytes {
 			if err := a.flush(); err != nil {
 				return state.Position{}, false, a.n, err
 			}
 		}
 	}
 	pos, found, err := a.commit(stop, true)
+	if err == nil {
+		p.log.Info().Int64("bytes", a.bytes).Dur("waited", waited).Dur("applied_in", time.Since(t1)).
+			Int64("from", from).Int64("to", stop).Msg("changelog applied")
+	}
 	return pos, found, a.n, err
 }
 
@@ -57,18 +80,22 @@ type applier struct {
 	id     int32
 	posKey []byte
 	// posValue is the last position record applied since the last commit
-	// (nil: none).
+	// when hasPos (a copy, its buffer reused).
 	posValue []byte
+	hasPos   bool
 	recs     []record
+	arena    []byte // the fetched records' keys and values
 	b        *state.Batch
-	// n counts the state records applied (position records aside).
+	// n counts the state records applied (position records aside), bytes
+	// their keys and values.
 	n       int
+	bytes   int64
 	applied prometheus.Counter
 }
 
 func newApplier(r *Runner, id int32, by string) *applier {
-	return &applier{r: r, id: id, posKey: state.PositionKey(id), b: r.store.NewBatch(),
-		applied: r.metrics.changelogApplied.WithLabelValues(by)}
+	return &applier{r: r, id: id, posKey: state.PositionKey(id), b: r.store.NewBatchSize(restoreBatchBytes + restoreBatchBytes/4),
+		arena: []byte{}, applied: r.metrics.changelogApplied.WithLabelValues(by)}
 }
 
 // step fetches the changelog from offset off (read_committed) and adds its
@@ -78,8 +105,8 @@ func newApplier(r *Runner, id int32, by string) *applier {
 // last stable offset.
 func (a *applier) step(ctx context.Context, off, stop int64) (int64, fetchResult, error) {
 	topic := a.r.cfg.ChangelogTopic
-	res, err := a.r.kafka.fetchBytes(ctx, topic, int(a.id), off, restoreFetchRecords, restoreFetchBytes, a.recs, true)
-	a.recs = res.records
+	res, err := a.r.kafka.fetchBytes(ctx, topic, int(a.id), off, restoreFetchRecords, restoreFetchBytes, a.recs, a.arena, true)
+	a.recs, a.arena = res.records, res.arena
 	if err != nil {
 		return off, res, fmt.Errorf("changelog %s partition %d offset %d: %w", topic, a.id, off, err)
 	}
@@ -105,13 +132,17 @@ func (a *applier) step(ctx context.Context, off, stop int64) (int64, fetchResult
 			break
 		}
 		if bytes.Equal(a.recs[i].Key, a.posKey) {
-			a.posValue = a.recs[i].Value
+			// A copy: the record's value lives in the arena, which the
+			// next fetch overwrites.
+			a.posValue = append(a.posValue[:0], a.recs[i].Value...)
+			a.hasPos = a.recs[i].Value != nil
 			continue
 		}
 		if err := a.b.Restore(a.id, a.recs[i].Key, a.recs[i].Value); err != nil {
 			return off, res, storageErr("partition %d: restore: %w", a.id, err)
 		}
 		n++
+		a.bytes += int64(len(a.recs[i].Key) + len(a.recs[i].Value))
 	}
 	a.n += n
 	a.applied.Add(float64(n))
@@ -125,11 +156,21 @@ func (a *applier) pending() int { return a.b.Len() }
 // restore cut short afterwards leaves the old position, from which it is
 // done again.
 func (a *applier) flush() error {
-	if err := a.b.CommitNoSync(); err != nil {
+	if err := a.apply(false); err != nil {
 		return storageErr("partition %d: restore: %w", a.id, err)
 	}
-	a.b = a.r.store.NewBatch()
 	return nil
+}
+
+// apply commits the batch in hand (sync: waiting for fsync) and leaves it
+// empty, keeping its buffer; after an error, a new batch is in hand.
+func (a *applier) apply(sync bool) error {
+	err := a.b.Apply(sync)
+	if err != nil {
+		a.b.Close()
+		a.b = a.r.store.NewBatchSize(restoreBatchBytes + restoreBatchBytes/4)
+	}
+	return err
 }
 
 // commit commits the batch in hand with the position: the last position
@@ -141,7 +182,7 @@ func (a *applier) flush() error {
 // one, and leaves a new batch in hand.
 func (a *applier) commit(end int64, sync bool) (state.Position, bool, error) {
 	var pos state.Position
-	found := a.posValue != nil
+	found := a.hasPos
 	if found {
 		var err error
 		if pos, err = state.DecodePosition(a.posValue); err != nil {
@@ -156,12 +197,8 @@ func (a *applier) commit(end int64, sync bool) (state.Position, bool, error) {
 		pos.ChangelogEnd = end
 		a.b.PutPosition(a.id, pos)
 	}
-	commit := a.b.CommitNoSync
-	if sync {
-		commit = a.b.Commit
-	}
-	err := commit()
-	a.b, a.posValue = a.r.store.NewBatch(), nil
+	err := a.apply(sync)
+	a.hasPos = false
 	if err != nil {
 		return state.Position{}, false, storageErr("partition %d: restore: %w", a.id, err)
 	}
