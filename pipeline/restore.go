@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,9 @@ const (
 	restoreFetchRecords = 1 << 16
 	restoreFetchBytes   = 4 << 20
 	restoreBatchBytes   = 4 << 20
+	// restoreLoadBytes bounds the memory of a restore into a partition
+	// without state (state.Load): past it, the restore goes on in batches.
+	restoreLoadBytes = 64 << 20
 )
 
 // restoreSlots bounds how many partitions of this process restore at once
@@ -48,15 +52,31 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 	}
 	a := newApplier(r, p.id, "restore")
 	defer a.close()
-	waited, t1 := time.Since(t0), time.Now()
 	remaining := r.metrics.restoreRemaining.WithLabelValues(partLabel(p.id))
 	defer r.metrics.restoreRemaining.DeleteLabelValues(partLabel(p.id))
+	waited, t1 := time.Since(t0), time.Now()
+	if _, ok, err := r.store.Position(p.id); err != nil {
+		return state.Position{}, false, 0, storageErr("partition %d: position: %w", p.id, err)
+	} else if !ok {
+		// No position: whatever the partition's key range holds is not a
+		// usable state (a restore-whole dropped it), so the restore is a
+		// Load, replacing it at once.
+		// Offsets bound the records: room for them, within the bound.
+		a.load = r.store.NewLoad(p.id, int(min(stop-from, restoreLoadBytes/64)))
+	}
+	ingest := a.load != nil
 	off := from
 	for off < stop {
 		remaining.Set(float64(stop - off))
 		var err error
 		if off, _, err = a.step(ctx, off, stop); err != nil {
 			return state.Position{}, false, a.n, err
+		}
+		if a.load != nil && a.load.Bytes() >= restoreLoadBytes {
+			ingest = false
+			if err := a.toBatches(); err != nil {
+				return state.Position{}, false, a.n, err
+			}
 		}
 		if a.b.Bytes() >= restoreBatchBytes {
 			if err := a.flush(); err != nil {
@@ -67,7 +87,7 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 	pos, found, err := a.commit(stop, true)
 	if err == nil {
 		p.log.Info().Int64("bytes", a.bytes).Dur("waited", waited).Dur("applied_in", time.Since(t1)).
-			Int64("from", from).Int64("to", stop).Msg("changelog applied")
+			Bool("ingested", ingest).Int64("from", from).Int64("to", stop).Msg("changelog applied")
 	}
 	return pos, found, a.n, err
 }
@@ -83,9 +103,12 @@ type applier struct {
 	// when hasPos (a copy, its buffer reused).
 	posValue []byte
 	hasPos   bool
-	recs     []record
-	arena    []byte // the fetched records' keys and values
-	b        *state.Batch
+	// load, when not nil, collects the records instead of b (a restore
+	// into a partition without state), until toBatches or commit.
+	load  *state.Load
+	recs  []record
+	arena []byte // the fetched records' keys and values
+	b     *state.Batch
 	// n counts the state records applied (position records aside), bytes
 	// their keys and values.
 	n       int
@@ -94,9 +117,20 @@ type applier struct {
 }
 
 func newApplier(r *Runner, id int32, by string) *applier {
+	bufs := fetchBufs.Get().(*fetchBuf)
 	return &applier{r: r, id: id, posKey: state.PositionKey(id), b: r.store.NewBatchSize(restoreBatchBytes + restoreBatchBytes/4),
-		arena: []byte{}, applied: r.metrics.changelogApplied.WithLabelValues(by)}
+		recs: bufs.recs, arena: bufs.arena, applied: r.metrics.changelogApplied.WithLabelValues(by)}
 }
+
+// fetchBuf is an applier's fetch buffers, recycled through fetchBufs from
+// one applier to the next (partitions restore one after the other, each
+// growing them to the same size).
+type fetchBuf struct {
+	recs  []record
+	arena []byte
+}
+
+var fetchBufs = sync.Pool{New: func() any { return &fetchBuf{arena: []byte{}} }}
 
 // step fetches the changelog from offset off (read_committed) and adds its
 // records below stop to the batch in hand. It returns the offset to fetch
@@ -138,7 +172,13 @@ func (a *applier) step(ctx context.Context, off, stop int64) (int64, fetchResult
 			a.hasPos = a.recs[i].Value != nil
 			continue
 		}
-		if err := a.b.Restore(a.id, a.recs[i].Key, a.recs[i].Value); err != nil {
+		var err error
+		if a.load != nil {
+			err = a.load.Add(a.recs[i].Key, a.recs[i].Value)
+		} else {
+			err = a.b.Restore(a.id, a.recs[i].Key, a.recs[i].Value)
+		}
+		if err != nil {
 			return off, res, storageErr("partition %d: restore: %w", a.id, err)
 		}
 		n++
@@ -149,8 +189,33 @@ func (a *applier) step(ctx context.Context, off, stop int64) (int64, fetchResult
 	return res.next, res, nil
 }
 
-// pending is the number of operations in the batch in hand.
-func (a *applier) pending() int { return a.b.Len() }
+// pending is the number of operations in the batch (or Load) in hand.
+func (a *applier) pending() int {
+	if a.load != nil {
+		return a.load.Len()
+	}
+	return a.b.Len()
+}
+
+// toBatches writes what the Load collected through batches (without
+// fsync and without a position, as flush) and goes on with batches.
+func (a *applier) toBatches() error {
+	err := a.load.Each(func(key, value []byte) error {
+		if err := a.b.Restore(a.id, key, value); err != nil {
+			return err
+		}
+		if a.b.Bytes() >= restoreBatchBytes {
+			return a.apply(false)
+		}
+		return nil
+	})
+	a.load.Close()
+	a.load = nil
+	if err != nil {
+		return storageErr("partition %d: restore: %w", a.id, err)
+	}
+	return nil
+}
 
 // flush commits the batch in hand without a position (without fsync): a
 // restore cut short afterwards leaves the old position, from which it is
@@ -195,6 +260,20 @@ func (a *applier) commit(end int64, sync bool) (state.Position, bool, error) {
 	}
 	if found {
 		pos.ChangelogEnd = end
+	}
+	if a.load != nil {
+		var lp *state.Position
+		if found {
+			lp = &pos
+		}
+		err := a.load.Commit(lp)
+		a.load, a.hasPos = nil, false
+		if err != nil {
+			return state.Position{}, false, storageErr("partition %d: restore: %w", a.id, err)
+		}
+		return pos, found, nil
+	}
+	if found {
 		a.b.PutPosition(a.id, pos)
 	}
 	err := a.apply(sync)
@@ -205,8 +284,16 @@ func (a *applier) commit(end int64, sync bool) (state.Position, bool, error) {
 	return pos, found, nil
 }
 
-// close discards the batch in hand.
-func (a *applier) close() { a.b.Close() }
+// close discards the batch (and Load) in hand, and recycles the fetch
+// buffers.
+func (a *applier) close() {
+	if a.load != nil {
+		a.load.Close()
+	}
+	a.b.Close()
+	fetchBufs.Put(&fetchBuf{recs: a.recs[:0], arena: a.arena[:0]})
+	a.recs, a.arena = nil, nil
+}
 
 // outOfRange handles a stored offset the partition no longer has: beyond its
 // end (the topic was recreated: the group's offset belongs to the old log,
