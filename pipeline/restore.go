@@ -14,8 +14,9 @@ import (
 
 // A restore fetches the changelog in larger pieces than a batch of
 // attempts: the fewer round trips, the sooner a taken-over partition is
-// ready. It writes the records to the local store in batches of about
-// restoreBatchBytes, each batch's buffer reused for the next.
+// ready. A catch-up (and a restore too large for a Load) writes the
+// records to the local store in batches of about restoreBatchBytes, each
+// batch's buffer reused for the next.
 const (
 	restoreFetchRecords = 1 << 16
 	restoreFetchBytes   = 4 << 20
@@ -41,6 +42,25 @@ const restoreParallel = 2
 // the last records: a restore cut short leaves the old position, from
 // which it is done again. It returns the position (false when the
 // changelog holds none) and how many records it applied.
+//
+// Into a partition without a local position (a restore-whole, after the
+// drop), the records skip Pebble's write-ahead log, memtables and the
+// compactions of what is flushed from them: a state.Load collects them,
+// sorts them by key and ingests them as one sstable that holds the
+// position too, excising whatever the partition's key range held. This is
+// crash-safe because the data and the position it describes become
+// visible and durable in one step: the sstable is synced before Pebble
+// links it in, and the ingest is one manifest edit, synced before
+// IngestAndExcise returns. A crash before that leaves the partition as the
+// drop left it, without a position, so it is restored whole again; after
+// it, both are there. (Pebble v2 has no per-batch way to skip the WAL
+// otherwise, only DisableWAL for the whole store; writes without the WAL
+// followed by a position written with it could, after a crash, leave the
+// position without the data.) Past restoreLoadBytes the Load's records go
+// through batches and the restore goes on with batches, as a catch-up
+// does: unsynced batches without a position, the position last, in a
+// synced commit, so that a crash between loses at most unsynced batches
+// under no position, and the partition is restored whole again.
 func (p *partition) restore(ctx context.Context, from, stop int64) (state.Position, bool, int, error) {
 	r := p.r
 	t0 := time.Now()
@@ -60,8 +80,8 @@ func (p *partition) restore(ctx context.Context, from, stop int64) (state.Positi
 	} else if !ok {
 		// No position: whatever the partition's key range holds is not a
 		// usable state (a restore-whole dropped it), so the restore is a
-		// Load, replacing it at once.
-		// Offsets bound the records: room for them, within the bound.
+		// Load, replacing it at once. Offsets bound the records: room for
+		// them, within the bound.
 		a.load = r.store.NewLoad(p.id, int(min(stop-from, restoreLoadBytes/64)))
 	}
 	ingest := a.load != nil
@@ -243,8 +263,9 @@ func (a *applier) apply(sync bool) error {
 // without a position, or none at all), with ChangelogEnd = end, everything
 // before end being applied. Without any position (a changelog that holds
 // none so far) the batch is committed without one. sync waits for fsync
-// (Store options permitting). It returns the position and whether there is
-// one, and leaves a new batch in hand.
+// (Store options permitting). With a Load in hand, the Load is committed
+// instead, with the position, durably whatever sync. It returns the
+// position and whether there is one, and leaves an empty batch in hand.
 func (a *applier) commit(end int64, sync bool) (state.Position, bool, error) {
 	var pos state.Position
 	found := a.hasPos
