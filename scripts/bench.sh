@@ -199,7 +199,7 @@ if [ "$MEMORY_CONTACTS" -gt 0 ]; then
 	RESTORED=$(grep -o '"records":[0-9]*' "$TMP/restore/processor.log" | awk -F: '{ r += $2 } END { print r + 0 }')
 	RESTORED_MB=$(grep -o '"bytes":[0-9]*' "$TMP/restore/processor.log" | awk -F: '{ r += $2 } END { print r / 1048576 }')
 	RESTORE=$(awk -v a="$t0" -v b="$t1" -v n="$RESTORED" -v mb="$RESTORED_MB" \
-		'BEGIN { s = (b - a) / 1e9; printf "%.2f s, %.0f records/s, %.1f MB/s", s, n / s, mb / s }')
+		'BEGIN { s = (b - a) / 1e9; printf "%.2f s, %.0f records/s, %.1f MiB/s", s, n / s, mb / s }')
 	stop_proc
 	RESTORE_HWM=$HWM
 	unset GOMEMLIMIT
