@@ -29,6 +29,9 @@ type fetchResult struct {
 	// offset asked for (a batch whose tail compaction removed).
 	sawEarlier bool
 	throttled  bool
+	// arena holds the records' keys and values when the fetch was given
+	// one (fetchBytes), for the next fetch to reuse.
+	arena []byte
 }
 
 // fetch reads up to maxRecs committed records of topic/partition from offset
@@ -50,13 +53,19 @@ type fetchResult struct {
 // fetch returns nothing below it: offsets compaction removed (compacted
 // topics only; on the attempts topic an empty answer never skips anything).
 func (b *kafkaClient) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
-	return b.fetchBytes(ctx, topic, partition, offset, maxRecs, b.cfg.FetchMaxBytes, recs, compacted)
+	return b.fetchBytes(ctx, topic, partition, offset, maxRecs, b.cfg.FetchMaxBytes, recs, nil, compacted)
 }
 
 // fetchBytes is fetch with another bound than FetchMaxBytes on the bytes
-// fetched.
-func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition int, offset int64, maxRecs, maxBytes int, recs []record, compacted bool) (fetchResult, error) {
-	res := fetchResult{records: recs[:0], next: offset}
+// fetched, and with the records' keys and values copied into arena
+// (appended from its start, grown as needed, returned as res.arena) rather
+// than each into its own allocation: for a reader done with the records
+// before its next fetch (a restore), which passes the arena back in. With
+// a nil arena, keys and values are allocated one by one and stay valid.
+// With one, they are valid until arena is passed to a fetch again.
+func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition int, offset int64, maxRecs, maxBytes int, recs []record, arena []byte, compacted bool) (fetchResult, error) {
+	res := fetchResult{records: recs[:0], next: offset, arena: arena[:0]}
+	useArena := arena != nil
 	resp, err := b.client.Transport.RoundTrip(ctx, b.client.Addr, &fetchAPI.Request{
 		ReplicaID:      -1,
 		MaxWaitTime:    int32(b.cfg.FetchMaxWait.Milliseconds()),
@@ -155,7 +164,11 @@ func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition in
 			for _, h := range r.Headers {
 				rec.Headers = append(rec.Headers, kafka.Header(h))
 			}
-			if rec.Key, err = readBytes(r.Key); err == nil {
+			if useArena {
+				if rec.Key, res.arena, err = readInto(res.arena, r.Key); err == nil {
+					rec.Value, res.arena, err = readInto(res.arena, r.Value)
+				}
+			} else if rec.Key, err = readBytes(r.Key); err == nil {
 				rec.Value, err = readBytes(r.Value)
 			}
 			closeRecord(r)
@@ -201,4 +214,19 @@ func readBytes(b protocol.Bytes) ([]byte, error) {
 		return nil, nil
 	}
 	return protocol.ReadAll(b)
+}
+
+// readInto is readBytes into arena: it returns the bytes read, appended to
+// arena (nil stays nil), and arena grown by them.
+func readInto(arena []byte, b protocol.Bytes) ([]byte, []byte, error) {
+	if b == nil {
+		return nil, arena, nil
+	}
+	n := b.Len()
+	start := len(arena)
+	arena = slices.Grow(arena, n)[:start+n]
+	if _, err := io.ReadFull(b, arena[start:]); err != nil {
+		return nil, arena[:start], err
+	}
+	return arena[start : start+n : start+n], arena, nil
 }

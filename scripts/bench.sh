@@ -11,7 +11,9 @@
 # Environment: GO (go), BENCH_OUT (bench-results.txt), BENCH_SKIP_MICRO=1,
 # PROCESSOR_FLAGS (extra processor flags, e.g. "--max-batch 1024"),
 # THROUGHPUT_ATTEMPTS (200000), CONTACTS (20000), LATENCY_RATE (5000),
-# LATENCY_SECONDS (30).
+# LATENCY_SECONDS (30), MEMORY_CONTACTS (1000000; 0 skips the memory run),
+# MEMORY_LIMIT (200MiB), BENCH_ONLY=memory (only the memory run and its
+# restart and restore: no micro-benchmarks, no throughput or latency run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -153,13 +155,20 @@ e2e() {
 		"$TMP/$name.json" >>"$TMP/e2e.notes.$name"
 }
 
-if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in
+'' | memory) ;;
+*) echo "bench: BENCH_ONLY=$ONLY: only 'memory' is known" >&2; exit 2 ;;
+esac
+if [ "${BENCH_SKIP_MICRO:-}" != 1 ] && [ -z "$ONLY" ]; then
 	echo "== micro-benchmarks" >&2
 	"$GO" test -run '^$' -bench . -benchmem ./quota/ ./events/ ./state/ ./pipeline/ | tee "$TMP/micro.txt" >&2
 fi
 : >"$TMP/e2e.rows"
-e2e throughput --attempts "$THROUGHPUT_ATTEMPTS" --contacts "$CONTACTS"
-e2e latency --attempts $((LATENCY_RATE * LATENCY_SECONDS)) --rate "$LATENCY_RATE" --contacts "$CONTACTS"
+if [ -z "$ONLY" ]; then
+	e2e throughput --attempts "$THROUGHPUT_ATTEMPTS" --contacts "$CONTACTS"
+	e2e latency --attempts $((LATENCY_RATE * LATENCY_SECONDS)) --rate "$LATENCY_RATE" --contacts "$CONTACTS"
+fi
 
 # memory: MEMORY_CONTACTS contacts in state under GOMEMLIMIT, then how long a
 # restart over that state takes to answer /readyz 200.
@@ -185,12 +194,17 @@ if [ "$MEMORY_CONTACTS" -gt 0 ]; then
 	t0=$(date +%s%N)
 	start_processor "$TMP/restore" "${EXTRA[@]}"
 	t1=$(date +%s%N)
-	RESTORE=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }')
+	# Records and bytes (keys and values) applied, from the partitions'
+	# "restored" log lines; rates over the time to /readyz 200.
 	RESTORED=$(grep -o '"records":[0-9]*' "$TMP/restore/processor.log" | awk -F: '{ r += $2 } END { print r + 0 }')
+	RESTORED_MB=$(grep -o '"bytes":[0-9]*' "$TMP/restore/processor.log" | awk -F: '{ r += $2 } END { print r / 1048576 }')
+	RESTORE=$(awk -v a="$t0" -v b="$t1" -v n="$RESTORED" -v mb="$RESTORED_MB" \
+		'BEGIN { s = (b - a) / 1e9; printf "%.2f s, %.0f records/s, %.1f MiB/s", s, n / s, mb / s }')
 	stop_proc
+	RESTORE_HWM=$HWM
 	unset GOMEMLIMIT
 	[ "$rc" = 0 ] || FAILED=1
-	MEM_ROW=$(jq -r --arg hwm "$MEM_HWM" --arg rs "$RESTART" --arg rt "$RESTORE" --arg rn "$RESTORED" '"memory: \(.verdicts) verdicts over \(.verdicts) contacts at \(.decisions_per_sec|floor) decisions/s; processor VmHWM \($hwm); restart to /readyz 200: \($rs); restore from the changelog into an empty data dir (\($rn) records) to /readyz 200: \($rt)"' "$TMP/memory.json" 2>/dev/null || echo "memory: loadgen failed (exit $rc)")
+	MEM_ROW=$(jq -r --arg hwm "$MEM_HWM" --arg rs "$RESTART" --arg rt "$RESTORE" --arg rn "$RESTORED" --arg rmb "$RESTORED_MB" --arg rhwm "$RESTORE_HWM" '"memory: \(.verdicts) verdicts over \(.verdicts) contacts at \(.decisions_per_sec|floor) decisions/s; processor VmHWM \($hwm); restart to /readyz 200: \($rs); restore from the changelog into an empty data dir (\($rn) records, \($rmb) MiB) to /readyz 200: \($rt), VmHWM \($rhwm)"' "$TMP/memory.json" 2>/dev/null || echo "memory: loadgen failed (exit $rc)")
 fi
 
 {
@@ -217,18 +231,20 @@ fi
 				printf "%-8s %-40s %12s %10s %6s %6s  %s\n", pkg, name, ns, unit, b, al, extra
 			}' "$TMP/micro.txt" | { printf '%-8s %-40s %12s %10s %6s %6s  %s\n' pkg benchmark ns/op "op/s" B/op allocs other; cat; }
 	fi
-	echo
-	echo "End to end: processor in its own process on its embedded broker (8 partitions, fresh data dir${PROCESSOR_FLAGS:+, $PROCESSOR_FLAGS}),"
-	echo "cmd/loadgen on the same machine; latency = produce ack to verdict receipt, in ms; every verdict checked against the model"
-	{
-		printf 'run\tverdicts\tdecisions/s\tCPU µs/decision\tp50\tp99\tp99.9\tmax\tcheck\tprocessor VmHWM\n'
-		cat "$TMP/e2e.rows"
-	} | column -t -s $'\t'
-	for n in throughput latency; do
-		[ -s "$TMP/e2e.notes.$n" ] && { echo "  $n:"; cat "$TMP/e2e.notes.$n"; }
-	done
-	echo "  throughput: $THROUGHPUT_ATTEMPTS attempts over $CONTACTS contacts, published as fast as possible (latency includes the backlog)"
-	echo "  latency: $LATENCY_RATE attempts/s for $LATENCY_SECONDS s over $CONTACTS contacts"
+	if [ -s "$TMP/e2e.rows" ]; then
+		echo
+		echo "End to end: processor in its own process on its embedded broker (8 partitions, fresh data dir${PROCESSOR_FLAGS:+, $PROCESSOR_FLAGS}),"
+		echo "cmd/loadgen on the same machine; latency = produce ack to verdict receipt, in ms; every verdict checked against the model"
+		{
+			printf 'run\tverdicts\tdecisions/s\tCPU µs/decision\tp50\tp99\tp99.9\tmax\tcheck\tprocessor VmHWM\n'
+			cat "$TMP/e2e.rows"
+		} | column -t -s $'\t'
+		for n in throughput latency; do
+			[ -s "$TMP/e2e.notes.$n" ] && { echo "  $n:"; cat "$TMP/e2e.notes.$n"; }
+		done
+		echo "  throughput: $THROUGHPUT_ATTEMPTS attempts over $CONTACTS contacts, published as fast as possible (latency includes the backlog)"
+		echo "  latency: $LATENCY_RATE attempts/s for $LATENCY_SECONDS s over $CONTACTS contacts"
+	fi
 	[ -z "${MEM_ROW:-}" ] || { echo; echo "$MEM_ROW (GOMEMLIMIT=$MEMORY_LIMIT; every verdict checked against the model)"; }
 } >"$TMP/table.txt"
 cp "$TMP/table.txt" "$OUT"

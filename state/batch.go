@@ -41,6 +41,15 @@ func (s *Store) NewBatch() *Batch {
 	return &Batch{s: s, b: s.db.NewBatch()}
 }
 
+// NewBatchSize returns an empty batch whose buffer starts at size bytes
+// and is kept by Apply up to that size: for a caller that writes many
+// batches of about size bytes in a row (a restore), so that the buffer is
+// allocated once instead of grown again for every batch. The caller must
+// Commit or Close it.
+func (s *Store) NewBatchSize(size int) *Batch {
+	return &Batch{s: s, b: s.db.NewBatchWithSize(size, pebble.WithMaxRetainedSizeBytes(size))}
+}
+
 const errBatchDone = "state: use of a committed or closed Batch"
 
 func (b *Batch) check() {
@@ -257,6 +266,38 @@ func (b *Batch) commit(wo *pebble.WriteOptions) error {
 	if err != nil {
 		return fmt.Errorf("state: commit %d ops: %w", n, err)
 	}
+	return nil
+}
+
+// Apply writes the batch atomically as Commit (sync) or CommitNoSync does,
+// then leaves it empty for further writes, keeping its buffer (up to the
+// size NewBatchSize was given; Pebble drops the buffer of a batch large
+// enough to be flushed on its own). On error nothing of the batch was
+// written and it is not usable any more: Close it. It is the same Batch
+// either way, finished with Commit or Close as any other.
+func (b *Batch) Apply(sync bool) error {
+	b.check()
+	n := b.b.Count()
+	err := b.err
+	if err == nil {
+		if b.s.closed.Load() {
+			err = ErrClosed
+		} else {
+			wo := pebble.NoSync
+			if sync {
+				wo = b.s.wo
+			}
+			err = b.s.db.Apply(b.b, wo)
+		}
+	}
+	if err != nil {
+		if b.err == nil {
+			b.err = err
+		}
+		return fmt.Errorf("state: commit %d ops: %w", n, err)
+	}
+	b.b.Reset()
+	b.written = b.written[:0]
 	return nil
 }
 

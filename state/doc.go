@@ -18,7 +18,9 @@
 // or a power loss (either can lose a tail of the unsynced write-ahead log;
 // Pebble recovers a consistent prefix of batches) the pipeline catches up
 // from there. Batch.Each hands out a batch's operations for the changelog and
-// Batch.Restore applies them back.
+// Batch.Restore applies them back; a Load rebuilds a partition whole from
+// them, as one sstable ingested with its position (no write-ahead log, no
+// memtable), so that data and position become durable in one step.
 //
 // # Layout
 //

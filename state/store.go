@@ -21,6 +21,8 @@ var ErrClosed = errors.New("state: store closed")
 // other method (Pebble panics on use of a closed database).
 type Store struct {
 	db     *pebble.DB
+	dir    string
+	po     *pebble.Options // for the sstables a Load writes
 	lock   *pebble.Lock
 	wo     *pebble.WriteOptions
 	closed atomic.Bool
@@ -88,11 +90,13 @@ func Open(dir string, o Options) (*Store, error) {
 	// Bloom filters on every level (L1+ inherit L0's): most lookups are
 	// point Gets of histories and verdicts, many of them misses.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// As Open would: a Load's sstables are written with these options.
+	po.EnsureDefaults()
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("state: open %q: %w", dir, err), lock.Close())
 	}
-	s := &Store{db: db, lock: lock, wo: pebble.Sync}
+	s := &Store{db: db, dir: dir, po: po, lock: lock, wo: pebble.Sync}
 	if o.NoSync {
 		s.wo = pebble.NoSync
 	}
