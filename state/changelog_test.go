@@ -21,25 +21,8 @@ func TestChangelogRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	type op struct {
-		p          int32
-		key, value []byte
-	}
-	var log []op
-	write := func(fill func(b *Batch)) {
-		b := src.NewBatch()
-		fill(b)
-		if err := b.Each(func(p int32, k, v []byte) error {
-			log = append(log, op{p, append([]byte(nil), k...), append([]byte(nil), v...)})
-			if v == nil {
-				log[len(log)-1].value = nil
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		commit(t, b)
-	}
+	var log []changelogOp
+	write := func(fill func(b *Batch)) { log = append(log, commitOps(t, src, fill)...) }
 	write(func(b *Batch) {
 		b.PutHistory(3, "bot", "c1", []quota.Send{{At: 10, Agent: "ana", Attempt: "a1"}}, 100)
 		b.PutHistory(3, "bot", "c2", []quota.Send{{At: 11, Agent: "bob", Attempt: "a2"}}, 101)
@@ -83,4 +66,32 @@ func TestChangelogRoundTrip(t *testing.T) {
 	if n != 0 {
 		t.Fatal("settings went through the changelog")
 	}
+}
+
+// changelogOp is one state operation of a committed batch, as the changelog
+// carries it (a nil value deletes the key).
+type changelogOp struct {
+	p          int32
+	key, value []byte
+}
+
+// commitOps fills a batch of s, commits it and returns its operations
+// (Batch.Each), copied.
+func commitOps(t *testing.T, s *Store, fill func(b *Batch)) []changelogOp {
+	t.Helper()
+	b := s.NewBatch()
+	fill(b)
+	var ops []changelogOp
+	if err := b.Each(func(p int32, k, v []byte) error {
+		o := changelogOp{p: p, key: append([]byte(nil), k...)}
+		if v != nil {
+			o.value = append([]byte{}, v...)
+		}
+		ops = append(ops, o)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, b)
+	return ops
 }

@@ -33,23 +33,8 @@ func TestLoad(t *testing.T) {
 	b.PutPosition(4, Position{Offset: 3})
 	commit(t, b)
 
-	type op struct{ key, value []byte }
-	var log []op
-	write := func(fill func(b *Batch)) {
-		b := src.NewBatch()
-		fill(b)
-		if err := b.Each(func(p int32, k, v []byte) error {
-			o := op{key: append([]byte(nil), k...)}
-			if v != nil {
-				o.value = append([]byte{}, v...)
-			}
-			log = append(log, o)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		commit(t, b)
-	}
+	var log []changelogOp
+	write := func(fill func(b *Batch)) { log = append(log, commitOps(t, src, fill)...) }
 	write(func(b *Batch) {
 		b.PutHistory(3, "bot", "c1", []quota.Send{{At: 10, Agent: "ana", Attempt: "a1"}}, 100)
 		b.PutHistory(3, "bot", "c2", []quota.Send{{At: 11, Agent: "bob", Attempt: "a2"}}, 101)
