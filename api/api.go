@@ -264,18 +264,14 @@ type ruleUsage struct {
 	WouldBlock bool    `json:"would_block,omitempty"`
 }
 
-// quotaAnswer is the quota answer of decision d (quota.Usage) under settings
-// st: the window is the binding rule's, or the default rule's.
-func quotaAnswer(bot, contact, agent string, d quota.Decision, st quota.Settings) quotaBody {
+// quotaAnswer is the quota answer of decision d (quota.Usage): its window is
+// the one the decision describes (the binding rule's, or the default rule's).
+func quotaAnswer(bot, contact, agent string, d quota.Decision) quotaBody {
 	body := quotaBody{BotID: bot, ContactID: contact, AgentID: agent, LimitEnabled: d.Enabled, Used: d.Used}
-	switch {
-	case d.Rule == "":
-		w := st.WindowSeconds()
-		body.WindowSeconds = &w
-	case d.Calendar == quota.Rolling:
+	if d.Calendar == quota.Rolling {
 		w := d.WindowMs / 1000
 		body.WindowSeconds = &w
-	default:
+	} else {
 		body.Calendar, body.TimeZone = d.Calendar.String(), d.Zone.String()
 	}
 	if d.Reason == quota.Exempt {
@@ -368,7 +364,7 @@ func (s *Server) quota(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, agentRequired)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, quotaAnswer(bot, contact, agent, d, st))
+	httpjson.Write(w, http.StatusOK, quotaAnswer(bot, contact, agent, d))
 }
 
 // agentRequired is the 400 of a quota query without agent_id that needs one.

@@ -68,7 +68,13 @@ func (f *fakeBackend) Quota(bot, contact, agent, category string, at time.Time) 
 	if f.quotaSettings != nil {
 		st = *f.quotaSettings
 	}
-	return f.decision, st, f.err
+	d := f.decision
+	if d.WindowMs == 0 && d.Calendar == quota.Rolling {
+		// As quota.Usage does: a decision describes its window (here the
+		// default rule's).
+		d.Scope, d.WindowMs = st.Scope, st.WindowMs
+	}
+	return d, st, f.err
 }
 
 // newTestServer returns a Server made by New (on a port of its own, closed
