@@ -220,25 +220,20 @@ func (v *Verdict) RuleUsages() []quota.RuleUsage {
 // Scope and window (WindowSeconds, or Calendar and TimeZone) are the
 // decision's (d.Scope, d.WindowMs, d.Calendar, d.Zone): the binding rule's
 // for a bot with rules, the default rule's otherwise, as quota.Decide and
-// quota.Usage set them. A decision with neither a window nor a calendar
-// (built by hand) takes them from s. Rule and Rules come from d.Rule and
-// d.Rules; SettingsVersion from s.
+// quota.Usage set them. Rule and Rules come from d.Rule and d.Rules;
+// SettingsVersion from s.
 func FromDecision(in Inbound, d quota.Decision, s quota.Settings, decidedAt int64) Verdict {
-	scope, windowMs := d.Scope, d.WindowMs
-	if windowMs == 0 && d.Calendar == quota.Rolling {
-		scope, windowMs = s.Scope, s.WindowMs
-	}
 	v := Verdict{
 		AttemptID:         in.ID,
 		BotID:             in.BotID,
 		ContactID:         in.ContactID,
 		AgentID:           in.AgentID,
-		Scope:             scope,
+		Scope:             d.Scope,
 		Enabled:           d.Enabled,
 		Limit:             d.Limit,
 		Used:              d.Used,
 		Remaining:         d.Remaining,
-		WindowSeconds:     windowMs / 1000,
+		WindowSeconds:     d.WindowMs / 1000,
 		RetryAt:           d.RetryAt,
 		RetryAfterSeconds: d.RetryAfterSeconds,
 		DecidedAt:         decidedAt,

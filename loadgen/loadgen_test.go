@@ -116,7 +116,7 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, answer func(i
 // passing the check is e2e's TestLoadgen.)
 func TestCheckCatches(t *testing.T) {
 	allowAll := func(in events.Inbound, ts int64) *events.Verdict {
-		v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1}, quota.Disabled(), ts)
+		v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1, WindowMs: quota.DefaultWindowSeconds * 1000}, quota.Disabled(), ts)
 		return &v
 	}
 	for _, c := range []struct {

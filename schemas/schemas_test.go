@@ -181,22 +181,22 @@ func TestVerdicts(t *testing.T) {
 	enabled := quota.Settings{Version: 42, Enabled: true, Max: 3, WindowMs: 86400000}
 	cases := map[string]events.Verdict{
 		"allowed": events.FromDecision(in, quota.Decision{
-			Outcome: quota.Allowed, Reason: quota.WithinLimit, Enabled: true, Limit: 3, Used: 1, Remaining: 2,
+			Outcome: quota.Allowed, Reason: quota.WithinLimit, Enabled: true, Limit: 3, Used: 1, Remaining: 2, WindowMs: 86400000,
 		}, enabled, t0),
 		"last-allowed": events.FromDecision(in, quota.Decision{
 			Outcome: quota.Allowed, Reason: quota.WithinLimit, Enabled: true, Limit: 3, Used: 3, Remaining: 0,
-			RetryAt: t0 + 86400000 - 120000, RetryAfterSeconds: 86280,
+			RetryAt: t0 + 86400000 - 120000, RetryAfterSeconds: 86280, WindowMs: 86400000,
 		}, enabled, t0),
 		"blocked": events.FromDecision(in, quota.Decision{
 			Outcome: quota.Blocked, Reason: quota.LimitReached, Enabled: true, Limit: 3, Used: 3, Remaining: 0,
-			RetryAt: t0 + 86400000, RetryAfterSeconds: 86220,
+			RetryAt: t0 + 86400000, RetryAfterSeconds: 86220, WindowMs: 86400000,
 		}, enabled, t0+180000),
 		"blocked-agent-contact": events.FromDecision(in, quota.Decision{
 			Outcome: quota.Blocked, Reason: quota.LimitReached, Enabled: true, Limit: 1, Used: 2, Remaining: 0,
-			RetryAt: t0 + 1, RetryAfterSeconds: 1,
+			RetryAt: t0 + 1, RetryAfterSeconds: 1, WindowMs: 60000, Scope: quota.ScopeAgentContact,
 		}, quota.Settings{Version: 1, Enabled: true, Max: 1, WindowMs: 60000, Scope: quota.ScopeAgentContact}, t0),
 		"disabled": events.FromDecision(in, quota.Decision{
-			Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 7,
+			Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 7, WindowMs: 86400000,
 		}, quota.Disabled(), t0),
 		"rejected": events.RejectedVerdict(events.Inbound{ID: "att-\"x\"\n", BotID: "b"},
 			&events.Error{Field: "data.agent_id", Msg: "required"}, t0),

@@ -101,7 +101,7 @@ func fakeProcessor(ctx context.Context, t *testing.T, addr string, seen chan<- e
 		if in.Failed {
 			return nil
 		}
-		v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1}, quota.Disabled(), r.Timestamp.UnixMilli())
+		v := events.FromDecision(in, quota.Decision{Outcome: quota.Allowed, Reason: quota.LimitDisabled, Used: 1, WindowMs: quota.DefaultWindowSeconds * 1000}, quota.Disabled(), r.Timestamp.UnixMilli())
 		return &kgo.Record{Topic: contract.VerdictsTopic, Key: r.Key, Value: events.AppendVerdict(nil, &v)}
 	})
 }
