@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"hash/maphash"
+	"math"
 
 	"github.com/rs/zerolog"
 
@@ -70,7 +71,7 @@ func (r *Runner) deciderDeps() deciderDeps {
 // newDecider returns the decider of attempts partition partition, caching
 // the histories of up to cacheContacts contacts.
 func newDecider(deps deciderDeps, partition int32, cacheContacts int) decider {
-	return decider{deciderDeps: deps, partition: partition, topic: deps.cfg.attemptsTopic, cache: newHistoryCache(cacheContacts)}
+	return decider{deciderDeps: deps, partition: partition, topic: deps.cfg.attemptsTopic, cache: newHistoryCache(cacheContacts), sweep: newSweeper()}
 }
 
 // decider decides the records of one partition. It is not safe for
@@ -97,10 +98,9 @@ type decider struct {
 	// cutDeadLetters cuts large dead letters: the broker refused this
 	// batch's whole ones (see deadletter.go).
 	cutDeadLetters bool
-	// sweep is where the next batch's expiry sweep of the partition's
-	// state starts (state.Batch.Sweep's cursor; nil: from the first entry).
-	// It advances only when a batch commits.
-	sweep []byte
+	// sweep schedules the expiry sweep of the partition's state; it
+	// advances only when a batch commits.
+	sweep sweeper
 }
 
 // decideBatch decides recs (ascending offsets) starting from pos. Records with
@@ -349,15 +349,17 @@ func truncate(b []byte) string {
 // write adds the batch's changes to b: the deletion of expired keys first (a
 // Pebble batch's later operation on a key wins), found by sweeping up to
 // sweepMax entries from cursor, then histories, verdicts and the position.
-// It returns the cursor the next batch's sweep starts from, to be kept once
-// b is committed.
-func (w *work) write(b *state.Batch, p int32, cursor []byte, sweepMax int) (delta stateDelta, next []byte, err error) {
-	next, hd, vd, err := b.Sweep(p, w.hwm, cursor, sweepMax)
+// It returns what the sweep did (its cursor is where the next batch's sweep
+// starts, once b is committed) and the change in the number of entries,
+// with the earliest expiry written.
+func (w *work) write(b *state.Batch, p int32, cursor []byte, sweepMax int) (delta stateDelta, swept state.Swept, err error) {
+	swept, err = b.Sweep(p, w.hwm, cursor, sweepMax)
 	if err != nil {
-		return delta, cursor, fmt.Errorf("partition %d: expire: %w", p, err)
+		return delta, swept, fmt.Errorf("partition %d: expire: %w", p, err)
 	}
-	delta.histories -= hd
-	delta.verdicts -= vd
+	delta.histories -= swept.Histories
+	delta.verdicts -= swept.Verdicts
+	delta.earliest = math.MaxInt64
 	for k, h := range w.hist {
 		if !h.dirty {
 			continue
@@ -370,12 +372,22 @@ func (w *work) write(b *state.Batch, p int32, cursor []byte, sweepMax int) (delt
 		case len(h.sends) == 0 && h.existed:
 			delta.histories--
 		}
+		if len(h.sends) > 0 {
+			delta.earliest = min(delta.earliest, h.expireAt)
+		}
 	}
 	for id, v := range w.verdicts {
 		b.PutVerdict(p, id, v, w.expiry[id])
 		delta.verdicts++
+		delta.earliest = min(delta.earliest, w.expiry[id])
 	}
-	return delta, next, nil
+	return delta, swept, nil
 }
 
-type stateDelta struct{ histories, verdicts int }
+// stateDelta is how a batch changes a partition's entries: how many
+// histories and verdicts more (or fewer), and the earliest expiry among the
+// entries it writes (math.MaxInt64: none).
+type stateDelta struct {
+	histories, verdicts int
+	earliest            int64
+}

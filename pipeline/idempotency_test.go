@@ -134,14 +134,14 @@ func decideAll(t *testing.T, recs []record, show map[int64]bool, s quota.Setting
 		if sweep {
 			sweepMax = 1 << 30
 		}
-		_, next, err := w.write(bt, 0, d.sweep, sweepMax)
+		_, swept, err := w.write(bt, 0, d.sweep.cursor, sweepMax)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := bt.CommitNoSync(); err != nil {
 			t.Fatal(err)
 		}
-		d.sweep = next
+		d.sweep.cursor = swept.Next
 		d.committed(w)
 		pos = state.Position{Offset: w.next, HWM: w.hwm}
 		// Every record is a valid attempt: one verdict each, in order.

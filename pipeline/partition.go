@@ -56,8 +56,6 @@ type partition struct {
 	publishFrom int64
 	// groupAt is the group offset committed last.
 	groupAt int64
-	// sweepDebt is how many entries the expiry sweep owes: two per record.
-	sweepDebt int
 	// progress is set when a batch commits: the retry backoff starts over.
 	progress bool
 	// cutDeadLetters: the broker refused the batch in hand's dead letters
@@ -316,24 +314,17 @@ func (p *partition) process(ctx context.Context, recs []record, fetchNext int64)
 		w.next = max(w.next, fetchNext)
 	}
 	out.finish()
-	// The expiry sweep keeps pace with the writes (each record writes at
-	// most two new entries), in steps of at least ExpirePerBatch entries.
-	p.sweepDebt += 2 * len(recs)
-	sweepMax := 0
-	if p.sweepDebt >= r.cfg.ExpirePerBatch {
-		sweepMax = p.sweepDebt
-	}
+	// The expiry sweep keeps pace with the writes, or rests while nothing
+	// can have expired (sweep.go).
+	sweepMax := p.dec.sweep.plan(len(recs), w.hwm, r.cfg.ExpirePerBatch)
 	b := r.store.NewBatch()
-	delta, sweep, err := w.write(b, p.id, p.dec.sweep, sweepMax)
+	delta, swept, err := w.write(b, p.id, p.dec.sweep.cursor, sweepMax)
 	if err != nil {
 		b.Close()
 		return &storageError{err}
 	}
 	if err := p.commit(ctx, b, out, w, func() {
-		if sweepMax > 0 {
-			p.sweepDebt = 0
-		}
-		p.dec.sweep = sweep
+		p.dec.sweep.done(len(recs), w.hwm, sweepMax, swept.Next, swept.Earliest, delta.earliest)
 		r.addStateKeys(delta)
 	}); err != nil {
 		// The output's bytes may still be referenced by a request in

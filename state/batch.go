@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -81,18 +82,28 @@ func (b *Batch) markWritten(p int32) {
 	}
 }
 
+// Swept is what one Sweep did.
+type Swept struct {
+	// Next is the cursor to continue from, or nil when the sweep reached
+	// the end of the partition's entries (the next call then starts over).
+	Next []byte
+	// Histories and Verdicts are how many entries of each kind it deletes.
+	Histories, Verdicts int
+	// Earliest is the earliest expiry among the entries it examined and
+	// kept (math.MaxInt64 when it kept none): none of them expires before.
+	Earliest int64
+}
+
 // Sweep adds to the batch the deletion of partition p's history and verdict
-// entries whose expiry is at or before now, and returns how many histories
-// and verdicts it deletes.
+// entries whose expiry is at or before now.
 //
 // It examines at most max entries, expired or not, in key order, starting at
 // cursor (nil: the partition's first entry), and returns the cursor to
-// continue from, or nil when it reached the end of the partition's entries
-// (the next call then starts over). A caller that passes each call the
-// cursor the previous one returned therefore covers the whole partition in
-// turn, max entries per batch, and wraps around. An entry written behind
-// the cursor waits for the next pass; one whose value was rewritten with
-// another expiry is judged by its current value.
+// continue from (Swept.Next). A caller that passes each call the cursor the
+// previous one returned therefore covers the whole partition in turn, max
+// entries per batch, and wraps around. An entry written behind the cursor
+// waits for the next pass; one whose value was rewritten with another expiry
+// is judged by its current value.
 //
 // The cursor is an opaque key, a fresh copy the caller keeps (between
 // batches too) and must not modify. It stays valid whatever is written or
@@ -107,19 +118,19 @@ func (b *Batch) markWritten(p int32) {
 // a Put returns an error and adds nothing. Other errors are I/O or
 // corruption errors (a value whose header does not decode); the batch then
 // holds a part of the deletions, which are all valid, and can still be
-// committed, and next is cursor, so that a retry starts at the same place.
-
-func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (next []byte, histories, verdicts int, err error) {
+// committed, and Next is cursor, so that a retry starts at the same place.
+func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (sw Swept, err error) {
+	sw = Swept{Next: cursor, Earliest: math.MaxInt64}
 	b.check()
 	if slices.Contains(b.written, p) {
-		return cursor, 0, 0, fmt.Errorf("state: partition %d: Sweep after a Put in the same batch", p)
+		return sw, fmt.Errorf("state: partition %d: Sweep after a Put in the same batch", p)
 	}
 	if max <= 0 {
-		return cursor, 0, 0, nil
+		return sw, nil
 	}
 	s := b.s
 	if s.closed.Load() {
-		return cursor, 0, 0, ErrClosed
+		return sw, ErrClosed
 	}
 	// The bounds are the batch's scratch: Pebble keeps them until Close.
 	b.lo = appendSweepStart(b.lo[:0], p)
@@ -130,11 +141,11 @@ func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (next []byte, 
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: b.hi})
 	if err != nil {
-		return cursor, 0, 0, fmt.Errorf("state: partition %d: sweep: %w", p, err)
+		return sw, fmt.Errorf("state: partition %d: sweep: %w", p, err)
 	}
 	defer func() {
 		if cerr := it.Close(); cerr != nil && err == nil {
-			next = cursor
+			sw.Next = cursor
 			err = fmt.Errorf("state: partition %d: sweep: %w", p, cerr)
 		}
 	}()
@@ -142,7 +153,8 @@ func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (next []byte, 
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		if n == max {
-			return bytes.Clone(k), histories, verdicts, nil
+			sw.Next = bytes.Clone(k)
+			return sw, nil
 		}
 		n++
 		sub := k[partitionPrefixLen]
@@ -152,22 +164,24 @@ func (b *Batch) Sweep(p int32, now int64, cursor []byte, max int) (next []byte, 
 			exp, _, verr = decodeHeader(val)
 		}
 		if verr != nil {
-			return cursor, histories, verdicts, fmt.Errorf("state: partition %d: sweep: %s %x: %w", p, subName(sub), k, verr)
+			return sw, fmt.Errorf("state: partition %d: sweep: %s %x: %w", p, subName(sub), k, verr)
 		}
 		if exp > now {
+			sw.Earliest = min(sw.Earliest, exp)
 			continue
 		}
 		b.setErr(b.b.Delete(k, nil), "sweep")
 		if sub == subHistory {
-			histories++
+			sw.Histories++
 		} else {
-			verdicts++
+			sw.Verdicts++
 		}
 	}
 	if err := it.Error(); err != nil {
-		return cursor, histories, verdicts, fmt.Errorf("state: partition %d: sweep: %w", p, err)
+		return sw, fmt.Errorf("state: partition %d: sweep: %w", p, err)
 	}
-	return nil, histories, verdicts, nil
+	sw.Next = nil
+	return sw, nil
 }
 
 func subName(sub byte) string {

@@ -55,7 +55,8 @@ func BenchmarkCommit(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		now += stepMs
 		bt := s.NewBatch()
-		next, h, v, err := bt.Sweep(0, now, cursor, 2*perBatch)
+		sw, err := bt.Sweep(0, now, cursor, 2*perBatch)
+		next, h, v := sw.Next, sw.Histories, sw.Verdicts
 		if err != nil {
 			b.Fatal(err)
 		}

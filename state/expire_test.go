@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 //	put-history p=P bot=B contact=C expire=T   input: one "at agent attempt" per line; none deletes
 //	put-verdict p=P id=A expire=T              input: the verdict bytes
 //	put-position p=P offset=O hwm=T
-//	sweep p=P now=T max=N [cursor=next]        prints the counts and the returned cursor; cursor=next
+//	sweep p=P now=T max=N [cursor=next]        prints the counts, the earliest expiry kept and the returned cursor; cursor=next
 //	                                           continues from the cursor the previous sweep of P
 //	                                           returned, none starts from the partition's first entry
 //	history p=P bot=B contact=C
@@ -87,14 +88,19 @@ func runSweepCmd(t *testing.T, s *Store, cursors map[int32][]byte, td *datadrive
 			cursor = cursors[p]
 		}
 		b := s.NewBatch()
-		next, h, v, err := b.Sweep(p, num("now"), cursor, int(num("max")))
+		sw, err := b.Sweep(p, num("now"), cursor, int(num("max")))
+		next, h, v := sw.Next, sw.Histories, sw.Verdicts
 		if err != nil {
 			b.Close()
 			return err.Error()
 		}
 		commit(t, b)
 		cursors[p] = next
-		return fmt.Sprintf("histories=%d verdicts=%d next=%s", h, v, formatCursor(next))
+		earliest := "none"
+		if sw.Earliest != math.MaxInt64 {
+			earliest = strconv.FormatInt(sw.Earliest, 10)
+		}
+		return fmt.Sprintf("histories=%d verdicts=%d earliest=%s next=%s", h, v, earliest, formatCursor(next))
 	case "history":
 		sends, err := s.History(int32(num("p")), arg("bot"), arg("contact"), nil)
 		if err != nil {

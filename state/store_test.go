@@ -426,7 +426,8 @@ func idleContact(t *testing.T, s *Store, w int64, times []int64, max int) {
 	var cursor []byte
 	for i, at := range times {
 		b := s.NewBatch()
-		next, _, _, err := b.Sweep(0, at, cursor, max)
+		sw, err := b.Sweep(0, at, cursor, max)
+		next := sw.Next
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -454,7 +455,8 @@ func sweepPass(t *testing.T, s *Store, p int32, now int64, max int) (histories, 
 	var cursor []byte
 	for {
 		b := s.NewBatch()
-		next, h, v, err := b.Sweep(p, now, cursor, max)
+		sw, err := b.Sweep(p, now, cursor, max)
+		next, h, v := sw.Next, sw.Histories, sw.Verdicts
 		if err != nil {
 			b.Close()
 			t.Fatal(err)
@@ -516,15 +518,15 @@ func TestSweepAfterPut(t *testing.T) {
 	b := s.NewBatch()
 	defer b.Close()
 	b.PutPosition(0, Position{})
-	if _, _, _, err := b.Sweep(0, 1, nil, 1); err != nil {
+	if _, err := b.Sweep(0, 1, nil, 1); err != nil {
 		t.Errorf("Sweep after PutPosition: %v", err)
 	}
 	b.PutVerdict(1, "a", nil, 5)
 	cursor := appendVerdictKey(nil, 1, "b")
-	if next, _, _, err := b.Sweep(1, 1, cursor, 1); err == nil || !strings.HasPrefix(err.Error(), "state: partition 1:") || &next[0] != &cursor[0] {
-		t.Errorf("Sweep after PutVerdict of the same partition = %x, %v; want the cursor back and an error", next, err)
+	if sw, err := b.Sweep(1, 1, cursor, 1); err == nil || !strings.HasPrefix(err.Error(), "state: partition 1:") || &sw.Next[0] != &cursor[0] {
+		t.Errorf("Sweep after PutVerdict of the same partition = %x, %v; want the cursor back and an error", sw.Next, err)
 	}
-	if _, _, _, err := b.Sweep(2, 1, nil, 1); err != nil {
+	if _, err := b.Sweep(2, 1, nil, 1); err != nil {
 		t.Errorf("Sweep of another partition: %v", err)
 	}
 	if n := b.Len(); n != 2 {
@@ -549,7 +551,8 @@ func TestSweepCursor(t *testing.T) {
 	sweep := func(cursor []byte, now int64, max int) ([]byte, int) {
 		t.Helper()
 		b := s.NewBatch()
-		next, h, v, err := b.Sweep(1, now, cursor, max)
+		sw, err := b.Sweep(1, now, cursor, max)
+		next, h, v := sw.Next, sw.Histories, sw.Verdicts
 		if err != nil || h != 0 {
 			t.Fatalf("Sweep = %d, %d, %v", h, v, err)
 		}
@@ -596,8 +599,8 @@ func TestSweepCursor(t *testing.T) {
 	b = s.NewBatch()
 	defer b.Close()
 	for _, max := range []int{0, -1} {
-		if next, h, v, err := b.Sweep(2, 1000, c, max); err != nil || h+v != 0 || &next[0] != &c[0] {
-			t.Errorf("Sweep max=%d = %x, %d, %d, %v", max, next, h, v, err)
+		if sw, err := b.Sweep(2, 1000, c, max); err != nil || sw.Histories+sw.Verdicts != 0 || &sw.Next[0] != &c[0] {
+			t.Errorf("Sweep max=%d = %x, %d, %d, %v", max, sw.Next, sw.Histories, sw.Verdicts, err)
 		}
 	}
 	if b.Len() != 0 {
@@ -633,7 +636,8 @@ func TestSweepAllocs(t *testing.T) {
 		wantN float64
 	}{{4000, 0}, {1000, 1}} {
 		n := testing.AllocsPerRun(20, func() {
-			next, _, v, err := b.Sweep(1, 50, nil, tt.max)
+			sw, err := b.Sweep(1, 50, nil, tt.max)
+			next, v := sw.Next, sw.Verdicts
 			if err != nil || v != 0 || (next == nil) != (tt.max > 2000) {
 				t.Fatalf("Sweep = %x, %d, %v", next, v, err)
 			}
@@ -676,7 +680,8 @@ func TestSweepModel(t *testing.T) {
 			}
 			passNow = now
 		}
-		next, h, v, err := b.Sweep(0, now, cursor, max)
+		sw, err := b.Sweep(0, now, cursor, max)
+		next, h, v := sw.Next, sw.Histories, sw.Verdicts
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -803,7 +808,8 @@ func TestCorruptValue(t *testing.T) {
 	b := s.NewBatch()
 	defer b.Close()
 	cursor := appendHistoryKey(nil, 4, "a", "")
-	next, h, _, err := b.Sweep(4, 10, cursor, 10)
+	sw, err := b.Sweep(4, 10, cursor, 10)
+	next, h := sw.Next, sw.Histories
 	if err == nil || !strings.HasPrefix(err.Error(), `state: partition 4: sweep: verdict`) || !strings.Contains(err.Error(), "unknown value version 7") {
 		t.Errorf("Sweep over a corrupt value: %v", err)
 	}

@@ -1,0 +1,56 @@
+package pipeline_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sendgate/sendgate/pipeline"
+	"github.com/sendgate/sendgate/quota"
+)
+
+// The expiry sweep rests while nothing can have expired (sweep.go), and
+// still deletes every entry once its expiry passed, without a restart:
+// entries written during the rest too, and none that has not expired.
+func TestSweepDeletesWhatExpiredAfterItRested(t *testing.T) {
+	e := newEnv(t, 1)
+	e.settings("bot1", limit(1, 5, time.Minute, quota.ScopeContact))
+	e.start(func(c *pipeline.Config) { c.ExpirePerBatch = 1; c.VerdictRetention = time.Minute })
+	t.Cleanup(e.stop)
+	t0 := base()
+	round := func(prefix string, n int, at time.Time) {
+		for i := range n {
+			e.attempt(fmt.Sprintf("%s-%d", prefix, i), "bot1", fmt.Sprintf("%s%d", prefix, i), "ana", at)
+		}
+		e.verdict(fmt.Sprintf("%s-%d", prefix, n-1))
+	}
+	// The first batches sweep an empty partition: the sweep then rests
+	// until t0+60s, when the first verdicts and histories expire.
+	round("old", 20, t0)
+	round("mid", 20, t0.Add(10*time.Second)) // written while it rests: expire at t0+70s
+	round("late", 60, t0.Add(61*time.Second))
+	live := func(prefix string) (histories, verdicts int) {
+		ids := map[string]bool{}
+		if err := e.store.EachVerdictID(0, func(id []byte) error { ids[string(id)] = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			sends, err := e.store.History(0, "bot1", fmt.Sprintf("%s%d", prefix, i), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			histories += min(len(sends), 1)
+		}
+		for id := range ids {
+			if strings.HasPrefix(id, prefix+"-") {
+				verdicts++
+			}
+		}
+		return histories, verdicts
+	}
+	e.waitFor("the expired entries deleted", func() bool { h, v := live("old"); return h+v == 0 })
+	if h, v := live("mid"); h != 20 || v != 20 {
+		t.Fatalf("entries that expire at t0+70s: %d histories and %d verdicts left at t0+61s, want 20 and 20", h, v)
+	}
+}
