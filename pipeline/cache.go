@@ -21,14 +21,11 @@ func newHistoryCache(max int) *historyCache {
 	return &historyCache{m: make(map[contactKey]cached), max: max}
 }
 
-// get returns a copy of the cached sends of k, which the caller may change,
-// and their stored expiry.
+// get returns the cached sends of k and their stored expiry. The sends are
+// the cache's: the caller must not change them (it copies them first).
 func (c *historyCache) get(k contactKey) ([]quota.Send, int64, bool) {
 	e, ok := c.m[k]
-	if !ok {
-		return nil, 0, false
-	}
-	return append([]quota.Send(nil), e.sends...), e.expireAt, true
+	return e.sends, e.expireAt, ok
 }
 
 // put caches sends (committed) for k; the cache owns sends afterwards. When

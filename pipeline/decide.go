@@ -24,6 +24,17 @@ type history struct {
 	// expireAt is the expiry stored with the history (0: none), as loaded
 	// and, once written, as written.
 	expireAt int64
+	// shared says sends is the history cache's array, which holds
+	// committed state only: own copies it before the batch changes it.
+	shared bool
+}
+
+// own makes h.sends the batch's own copy, with room for one more send.
+func (h *history) own() {
+	if h.shared {
+		h.sends = append(make([]quota.Send, 0, len(h.sends)+1), h.sends...)
+		h.shared = false
+	}
 }
 
 // work is what one batch decided: the changed histories and the new
@@ -171,6 +182,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 			return err
 		}
 		var ok bool
+		h.own()
 		h.sends, ok = quota.Release(h.sends, in.AttemptID)
 		if ok {
 			h.dirty = true
@@ -228,13 +240,24 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 			return err
 		}
 		horizon := s.HorizonMs()
-		h.sends = quota.Expire(h.sends, horizon, t)
+		if len(h.sends) > 0 && h.sends[0].At+horizon <= t { // Expire drops some
+			h.own()
+			h.sends = quota.Expire(h.sends, horizon, t)
+			h.dirty = true
+		}
 		dec := quota.Decide(h.sends, s, in.AgentID, in.Category, t)
 		if dec.Outcome == quota.Allowed && dec.Reason != quota.Exempt {
+			h.own()
 			h.sends = quota.Record(h.sends, quota.Send{At: t, Agent: in.AgentID, Attempt: in.ID, Category: in.Category})
+			h.dirty = true
 		}
-		h.dirty = true // expired sends dropped, or one recorded
+		// A history is written when its sends changed, or when the
+		// bot's horizon changed its expiry; a blocked decision on an
+		// unchanged history writes nothing of it.
 		h.window = horizon
+		if !h.dirty && quota.ExpiresAt(h.sends, horizon) != h.expireAt {
+			h.dirty = true
+		}
 		if publish {
 			out.countRules(&dec)
 		}
@@ -259,6 +282,7 @@ func (d *decider) history(w *work, bot, contact string, t int64) (*history, erro
 		return h, nil
 	}
 	sends, expireAt, ok := d.cache.get(k)
+	shared := ok // the cache's own array, until h.own copies it
 	if !ok {
 		var err error
 		sends, expireAt, err = d.store.HistoryExpiry(d.partition, bot, contact, nil)
@@ -267,7 +291,7 @@ func (d *decider) history(w *work, bot, contact string, t int64) (*history, erro
 		}
 	}
 	st := d.settings(bot)
-	h := &history{existed: len(sends) > 0, window: st.HorizonMs(), expireAt: expireAt}
+	h := &history{existed: len(sends) > 0, window: st.HorizonMs(), expireAt: expireAt, shared: shared}
 	// A stored history whose expiry has passed may have been swept or not,
 	// depending on the sweep's progress: it counts as gone either way, so
 	// that a decision never depends on when the sweep ran (or on a restart).

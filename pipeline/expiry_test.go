@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
@@ -52,5 +53,33 @@ func TestSweepDeletesWhatExpiredAfterItRested(t *testing.T) {
 	e.waitFor("the expired entries deleted", func() bool { h, v := live("old"); return h+v == 0 })
 	if h, v := live("mid"); h != 20 || v != 20 {
 		t.Fatalf("entries that expire at t0+70s: %d histories and %d verdicts left at t0+61s, want 20 and 20", h, v)
+	}
+}
+
+// A blocked attempt changes no send, but after the bot's window grew it
+// rewrites the contact's history with the later expiry: the sweep must not
+// forget, when the shorter window ends, a send the longer one still counts.
+func TestBlockedAttemptKeepsHistoryForAGrownWindow(t *testing.T) {
+	e := newEnv(t, 1)
+	e.settings("bot1", limit(1, 1, time.Minute, quota.ScopeContact))
+	e.start(func(c *pipeline.Config) { c.ExpirePerBatch = 1 })
+	t.Cleanup(e.stop)
+	t0 := base()
+	e.attempt("a1", "bot1", "c1", "ana", t0)
+	e.verdict("a1")
+	e.settings("bot1", limit(2, 1, 10*time.Minute, quota.ScopeContact))
+	e.waitFor("v2", func() bool { return e.runner.Settings("bot1").Version == 2 })
+	e.attempt("a2", "bot1", "c1", "ana", t0.Add(30*time.Second))
+	if v := e.verdict("a2"); v.Outcome != events.Blocked {
+		t.Fatalf("a2: %+v", v)
+	}
+	// Past the first window's end, with sweeps of the whole partition.
+	for i := range 20 {
+		e.attempt(fmt.Sprintf("x%d", i), "bot1", fmt.Sprintf("x%d", i), "ana", t0.Add(2*time.Minute))
+	}
+	e.verdict("x19")
+	e.attempt("a3", "bot1", "c1", "ana", t0.Add(3*time.Minute))
+	if v := e.verdict("a3"); v.Outcome != events.Blocked || v.Used != 1 {
+		t.Fatalf("a3, 3 minutes after a1 under a 10-minute window: %s with %d used, want blocked with 1", v.Outcome, v.Used)
 	}
 }
