@@ -341,25 +341,6 @@ func contactNames(n int) []string {
 	return cs
 }
 
-// syncBuffer collects a runner's log lines, safe for its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Len is how much was written so far.
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
 // sameVerdicts checks that no attempt id got verdicts with different data.
 func (e *env) sameVerdicts() {
 	e.t.Helper()
@@ -372,11 +353,4 @@ func (e *env) sameVerdicts() {
 			}
 		}
 	}
-}
-
-// Since returns a copy of what was written after the first n bytes.
-func (b *syncBuffer) Since(n int) []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()[n:]...)
 }
