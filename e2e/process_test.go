@@ -26,13 +26,9 @@ func TestSigtermAndHTTP(t *testing.T) {
 
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	contact := "5531999990000@wa/x" // a slash: URL-escaped in the path
-	var recs []*kgo.Record
-	for i, id := range []string{"a1", "a2", "a3"} {
-		ts := t0.Add(time.Duration(i) * time.Minute)
-		recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
-			Value: events.AppendAttempt(nil, id, "support@bots", contact, "ana@acme", ts.UnixMilli()), Timestamp: ts})
-	}
-	k.produce(recs...)
+	k.produce(attempt("a1", "support@bots", contact, "ana@acme", t0),
+		attempt("a2", "support@bots", contact, "ana@acme", t0.Add(time.Minute)),
+		attempt("a3", "support@bots", contact, "ana@acme", t0.Add(2*time.Minute)))
 	k.waitVerdicts(3, 30*time.Second)
 	if n := k.verdictCount(); n != 3 {
 		t.Fatalf("%d verdicts, want 3", n)
@@ -82,8 +78,7 @@ func TestSigtermAndHTTP(t *testing.T) {
 
 	// Restart: everything was committed, so nothing is published again.
 	startProc(t, dataDir, "--brokers", k.addr)
-	k.produce(&kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
-		Value: events.AppendAttempt(nil, "a4", "support@bots", contact, "ana@acme", t0.Add(4*time.Minute).UnixMilli()), Timestamp: t0.Add(4 * time.Minute)})
+	k.produce(attempt("a4", "support@bots", contact, "ana@acme", t0.Add(4*time.Minute)))
 	k.waitVerdicts(4, 30*time.Second)
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -110,8 +105,7 @@ func TestEmbeddedBroker(t *testing.T) {
 	}
 	defer cl.Close()
 	ctx := t.Context()
-	val := events.AppendAttempt(nil, "emb-1", "bot", "contact", "agent", time.Now().UnixMilli())
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot/contact"), Value: val}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(ctx, attempt("emb-1", "bot", "contact", "agent", time.Now())).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
