@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
@@ -139,13 +137,7 @@ func TestGracefulStopCommitsGroupOffset(t *testing.T) {
 	}
 	e.verdict("r-99")
 	a.stop(t)
-	cl := &kafka.Client{Addr: kafka.TCP(e.addr)}
-	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: contract.GroupID,
-		Topics: map[string][]int{attemptsTopic: {0}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := resp.Topics[attemptsTopic][0].CommittedOffset; got != 100 {
+	if got := e.groupOffsets(1)[0]; got != 100 {
 		t.Fatalf("group offset after a graceful stop: %d, want 100", got)
 	}
 }
