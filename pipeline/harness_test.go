@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -274,6 +275,12 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 // refuseProduce makes the broker refuse (close the connection on) produce
 // requests to topic while the returned flag is set, counting them.
 func (e *env) refuseProduce(topic string) (down *atomic.Bool, refused *atomic.Int64) {
+	return e.refuseProduceAtMost(topic, math.MaxInt64)
+}
+
+// refuseProduceAtMost is refuseProduce for the first n such requests only:
+// once n were refused, the broker accepts the others.
+func (e *env) refuseProduceAtMost(topic string, n int64) (down *atomic.Bool, refused *atomic.Int64) {
 	down, refused = new(atomic.Bool), new(atomic.Int64)
 	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		e.cluster.KeepControl()
@@ -281,7 +288,7 @@ func (e *env) refuseProduce(topic string) (down *atomic.Bool, refused *atomic.In
 			return nil, nil, false
 		}
 		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-			if tp.Topic == topic {
+			if tp.Topic == topic && refused.Load() < n {
 				refused.Add(1)
 				return nil, errors.New(topic + " unavailable"), true
 			}

@@ -2,14 +2,11 @@ package pipeline_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
@@ -22,21 +19,7 @@ import (
 func TestSweepAndRewriteOfOneKeyKeepTheirOrderInTheChangelog(t *testing.T) {
 	e := newEnv(t, 1)
 	e.settings("bot1", limit(1, 1, time.Minute, quota.ScopeContact))
-	var armed atomic.Bool
-	var refused atomic.Int64
-	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.cluster.KeepControl()
-		if !armed.Load() {
-			return nil, nil, false
-		}
-		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-			if tp.Topic == changelogTopic && refused.Load() < 3 {
-				refused.Add(1)
-				return nil, errors.New("changelog hiccup"), true
-			}
-		}
-		return nil, nil, false
-	})
+	armed, _ := e.refuseProduceAtMost(changelogTopic, 3)
 	mod := func(c *pipeline.Config) { c.ExpirePerBatch = 1; c.VerdictRetention = time.Minute }
 	dirA := t.TempDir()
 	a := e.instanceWith(dirA, mod)
