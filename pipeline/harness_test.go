@@ -184,10 +184,22 @@ func (e *env) waitFor(what string, cond func() bool) {
 
 func (e *env) produce(topic string, key, value []byte, ts time.Time) {
 	e.t.Helper()
-	r := &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: ts}
-	if err := e.cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
-		e.t.Fatalf("produce to %s: %v", topic, err)
+	e.produceRecords(&kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: ts})
+}
+
+// produceRecords produces rs, in as few requests as the client makes of them.
+func (e *env) produceRecords(rs ...*kgo.Record) {
+	e.t.Helper()
+	if err := e.cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		e.t.Fatalf("produce to %s: %v", rs[0].Topic, err)
 	}
+}
+
+// attemptRecord is the record of an attempt as the send pipeline produces
+// it: keyed bot/contact, stamped ts.
+func attemptRecord(id, bot, contact, agent string, ts time.Time) *kgo.Record {
+	return &kgo.Record{Topic: attemptsTopic, Key: []byte(bot + "/" + contact), Timestamp: ts,
+		Value: events.AppendAttempt(nil, id, bot, contact, agent, ts.UnixMilli())}
 }
 
 // settings publishes a settings-changed event.
@@ -204,7 +216,7 @@ func (e *env) tombstone(bot string) {
 
 func (e *env) attempt(id, bot, contact, agent string, ts time.Time) {
 	e.t.Helper()
-	e.produce(attemptsTopic, []byte(bot+"/"+contact), events.AppendAttempt(nil, id, bot, contact, agent, ts.UnixMilli()), ts)
+	e.produceRecords(attemptRecord(id, bot, contact, agent, ts))
 }
 
 func (e *env) failed(id, bot, contact, attempt string, ts time.Time) {

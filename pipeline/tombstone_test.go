@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -28,12 +27,9 @@ func TestSweepAndRewriteOfOneKeyKeepTheirOrderInTheChangelog(t *testing.T) {
 	produceMany := func(ts time.Time, ids, contacts []string) {
 		var recs []*kgo.Record
 		for i := range ids {
-			recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/" + contacts[i]),
-				Value: events.AppendAttempt(nil, ids[i], "bot1", contacts[i], "ana", ts.UnixMilli()), Timestamp: ts})
+			recs = append(recs, attemptRecord(ids[i], "bot1", contacts[i], "ana", ts))
 		}
-		if err := e.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		e.produceRecords(recs...)
 	}
 	var ids, cs []string
 	ids, cs = append(ids, "old-a0"), append(cs, "a0")
