@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -58,12 +57,4 @@ func TestPlanResume(t *testing.T) {
 		td.Fatalf(t, "unknown command %s", td.Cmd)
 		return ""
 	})
-}
-
-func atoi(t *testing.T, td *datadriven.TestData, s string) int64 {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		td.Fatalf(t, "%q: %v", s, err)
-	}
-	return n
 }
