@@ -8,8 +8,24 @@ import (
 	"github.com/cockroachdb/datadriven"
 )
 
-// What the data-driven tests (testdata/assign, resume, standby) share:
-// reading numbers and partition=offset pairs, printing partition lists.
+// What the data-driven tests (testdata/assign, idempotency, resume,
+// standby) share: running a file's commands, reading numbers and
+// partition=offset pairs, printing partition lists.
+
+// dataCmd runs one command of a data-driven test and returns its output.
+type dataCmd func(t *testing.T, td *datadriven.TestData) string
+
+// runData runs the data-driven test file path, each command with its
+// function in cmds; an unknown command fails the test.
+func runData(t *testing.T, path string, cmds map[string]dataCmd) {
+	datadriven.RunTest(t, path, func(t *testing.T, td *datadriven.TestData) string {
+		cmd, ok := cmds[td.Cmd]
+		if !ok {
+			td.Fatalf(t, "unknown command %s", td.Cmd)
+		}
+		return cmd(t, td)
+	})
+}
 
 func atoi(t *testing.T, td *datadriven.TestData, s string) int64 {
 	n, err := strconv.ParseInt(s, 10, 64)

@@ -12,9 +12,8 @@ import (
 // TestPlaceStandbys runs testdata/standby: which members keep a standby
 // copy of which partitions, for group shapes that matter.
 func TestPlaceStandbys(t *testing.T) {
-	datadriven.RunTest(t, "testdata/standby", func(t *testing.T, td *datadriven.TestData) string {
-		switch td.Cmd {
-		case "place":
+	runData(t, "testdata/standby", map[string]dataCmd{
+		"place": func(t *testing.T, td *datadriven.TestData) string {
 			var replicas int
 			td.ScanArgs(t, "replicas", &replicas)
 			var members []string
@@ -56,8 +55,6 @@ func TestPlaceStandbys(t *testing.T) {
 				fmt.Fprintf(&b, "%s: owns %s; standby %s\n", m, ints(owns[m]), ints(got[m]))
 			}
 			return b.String()
-		}
-		td.Fatalf(t, "unknown command %s", td.Cmd)
-		return ""
+		},
 	})
 }
