@@ -25,11 +25,7 @@ import (
 // producer sent again under a new epoch with the second: the second batch
 // twice in the log, once ahead of the first.
 func TestProducerStateSurvivesKill(t *testing.T) {
-	dir := t.TempDir()
-	b := startBroker(t, dir)
-	cl := client(t, b.Addr())
-	createTopic(t, cl, "attempts")
-	pid, epoch := initProducer(t, cl)
+	dir, b, cl, pid, epoch := startProducer(t)
 	if code, base := produce(t, cl, "attempts", pid, epoch, 0, 3); code != 0 || base != 0 {
 		t.Fatalf("first batch: error %v, base offset %d; want none, 0", kerr.ErrorForCode(code), base)
 	}
@@ -58,11 +54,7 @@ func TestProducerStateSurvivesKill(t *testing.T) {
 // TestRestoreProducerStateTornTail checks that the producer state is read
 // from a log as kfake loads it: a batch cut short by the crash is not in it.
 func TestRestoreProducerStateTornTail(t *testing.T) {
-	dir := t.TempDir()
-	b := startBroker(t, dir)
-	cl := client(t, b.Addr())
-	createTopic(t, cl, "attempts")
-	pid, epoch := initProducer(t, cl)
+	dir, b, cl, pid, epoch := startProducer(t)
 	for seq := int32(0); seq < 9; seq += 3 {
 		if code, _ := produce(t, cl, "attempts", pid, epoch, seq, 3); code != 0 {
 			t.Fatal(kerr.ErrorForCode(code))
@@ -107,6 +99,19 @@ func TestSeqWindowEpochs(t *testing.T) {
 	if w.count != 1 || w.epoch != 1 || w.next != 4 {
 		t.Errorf("after a batch of an older epoch: %+v", w)
 	}
+}
+
+// startProducer starts a broker that keeps its log in a new directory dir,
+// creates the topic attempts on it and initialises an idempotent producer
+// (pid, epoch) with the client cl.
+func startProducer(t *testing.T) (dir string, b *Broker, cl *kgo.Client, pid int64, epoch int16) {
+	t.Helper()
+	dir = t.TempDir()
+	b = startBroker(t, dir)
+	cl = client(t, b.Addr())
+	createTopic(t, cl, "attempts")
+	pid, epoch = initProducer(t, cl)
+	return dir, b, cl, pid, epoch
 }
 
 func startBroker(t *testing.T, dir string) *Broker {

@@ -161,8 +161,7 @@ func (w *workload) each() {
 			w.n++
 			ts := w.base + int64(i)*w.step
 			s := sent{tsMs: ts, bot: bot, contact: fmt.Sprintf("c%02d", c), agent: "ana", id: fmt.Sprintf("last-%05d", i)}
-			batch = append(batch, &kgo.Record{Topic: attemptsTopic, Key: []byte(s.bot + "/" + s.contact),
-				Value: events.AppendAttempt(nil, s.id, s.bot, s.contact, s.agent, ts), Timestamp: time.UnixMilli(ts)})
+			batch = append(batch, attempt(s.id, s.bot, s.contact, s.agent, time.UnixMilli(ts)))
 			meta = append(meta, s)
 		}
 	}

@@ -53,17 +53,16 @@ func TestAnyPartitioner(t *testing.T) {
 	for round := range perContact {
 		for c := range contacts {
 			contact := fmt.Sprintf("c%02d", c)
-			key := []byte("bot/" + contact)
 			id := fmt.Sprintf("att-%d-%s", round, contact)
 			ts := t0.Add(time.Duration(n) * time.Millisecond)
 			n++
-			r := &kgo.Record{Topic: attemptsTopic, Key: key, Value: events.AppendAttempt(nil, id, "bot", contact, "ana", ts.UnixMilli()), Timestamp: ts}
+			r := attempt(id, "bot", contact, "ana", ts)
 			switch (round + c) % 3 {
 			case 0:
 				k.produce(r)
 				keyPart[contact] = r.Partition
 			case 1:
-				r.Partition = int32(crc32.ChecksumIEEE(key) % parts)
+				r.Partition = int32(crc32.ChecksumIEEE(r.Key) % parts)
 				if err := manual.ProduceSync(context.Background(), r).FirstErr(); err != nil {
 					t.Fatal(err)
 				}

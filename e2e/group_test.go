@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sendgate/sendgate/events"
 )
 
 // Several processors in one consumer group: any of them answers for every
@@ -278,8 +276,7 @@ func quietAttempts(n int, t0 time.Time) []*kgo.Record {
 		contact := fmt.Sprintf("q%02d", c)
 		for i := range c % 5 {
 			ts := t0.Add(time.Duration(c*10+i) * time.Millisecond)
-			recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot-a/" + contact), Timestamp: ts,
-				Value: events.AppendAttempt(nil, fmt.Sprintf("q-%s-%d", contact, i), "bot-a", contact, "ana", ts.UnixMilli())})
+			recs = append(recs, attempt(fmt.Sprintf("q-%s-%d", contact, i), "bot-a", contact, "ana", ts))
 		}
 	}
 	return recs

@@ -121,6 +121,13 @@ func (k *cluster) produce(rs ...*kgo.Record) {
 	}
 }
 
+// attempt is the record of an attempt as the send pipeline produces it:
+// keyed bot/contact, stamped ts.
+func attempt(id, bot, contact, agent string, ts time.Time) *kgo.Record {
+	return &kgo.Record{Topic: attemptsTopic, Key: []byte(bot + "/" + contact), Timestamp: ts,
+		Value: events.AppendAttempt(nil, id, bot, contact, agent, ts.UnixMilli())}
+}
+
 // publishSettings produces a settings event giving bot the settings s.
 func (k *cluster) publishSettings(bot string, s quota.Settings) {
 	k.t.Helper()

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
 )
@@ -26,13 +24,9 @@ func TestSigtermAndHTTP(t *testing.T) {
 
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	contact := "5531999990000@wa/x" // a slash: URL-escaped in the path
-	var recs []*kgo.Record
-	for i, id := range []string{"a1", "a2", "a3"} {
-		ts := t0.Add(time.Duration(i) * time.Minute)
-		recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
-			Value: events.AppendAttempt(nil, id, "support@bots", contact, "ana@acme", ts.UnixMilli()), Timestamp: ts})
-	}
-	k.produce(recs...)
+	k.produce(attempt("a1", "support@bots", contact, "ana@acme", t0),
+		attempt("a2", "support@bots", contact, "ana@acme", t0.Add(time.Minute)),
+		attempt("a3", "support@bots", contact, "ana@acme", t0.Add(2*time.Minute)))
 	k.waitVerdicts(3, 30*time.Second)
 	if n := k.verdictCount(); n != 3 {
 		t.Fatalf("%d verdicts, want 3", n)
@@ -82,8 +76,7 @@ func TestSigtermAndHTTP(t *testing.T) {
 
 	// Restart: everything was committed, so nothing is published again.
 	startProc(t, dataDir, "--brokers", k.addr)
-	k.produce(&kgo.Record{Topic: attemptsTopic, Key: []byte("support@bots/" + contact),
-		Value: events.AppendAttempt(nil, "a4", "support@bots", contact, "ana@acme", t0.Add(4*time.Minute).UnixMilli()), Timestamp: t0.Add(4 * time.Minute)})
+	k.produce(attempt("a4", "support@bots", contact, "ana@acme", t0.Add(4*time.Minute)))
 	k.waitVerdicts(4, 30*time.Second)
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -103,36 +96,23 @@ func TestEmbeddedBroker(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "single-machine development mode") {
 		t.Fatalf("no development-mode line in the log:\n%s", p.stderr.String())
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(verdictsTopic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
-	if err != nil {
-		t.Fatal(err)
+	k := connect(t, addr)
+	k.produce(attempt("emb-1", "bot", "contact", "agent", time.Now()))
+	k.waitVerdicts(1, 30*time.Second)
+	k.mu.Lock()
+	vs := k.verdicts["emb-1"]
+	k.mu.Unlock()
+	if len(vs) == 0 {
+		t.Fatalf("no verdict from the embedded broker:\n%s", p.stderr.String())
 	}
-	defer cl.Close()
-	ctx := t.Context()
-	val := events.AppendAttempt(nil, "emb-1", "bot", "contact", "agent", time.Now().UnixMilli())
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot/contact"), Value: val}).FirstErr(); err != nil {
-		t.Fatal(err)
+	if v, err := events.DecodeVerdict(vs[0]); err != nil || v.Outcome != events.Allowed || v.Reason != events.LimitDisabled {
+		t.Fatalf("verdict %s (%v), want allowed, limit disabled", vs[0], err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		fs := cl.PollRecords(ctx, 10)
-		for _, r := range fs.Records() {
-			v, err := events.DecodeVerdict(r.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v.AttemptID == "emb-1" && v.Outcome == events.Allowed && v.Reason == events.LimitDisabled {
-				p.cmd.Process.Signal(syscall.SIGTERM)
-				<-p.done
-				if p.cmd.ProcessState.ExitCode() != 0 {
-					t.Fatalf("exit code %d", p.cmd.ProcessState.ExitCode())
-				}
-				return
-			}
-		}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	if p.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("exit code %d", p.cmd.ProcessState.ExitCode())
 	}
-	t.Fatalf("no verdict from the embedded broker:\n%s", p.stderr.String())
 }
 
 // Bad flags fail at start with an error naming the flag.

@@ -9,6 +9,9 @@ const (
 	msPerDay  = 86400000
 )
 
+// timeLayout is what AppendTime writes, with the digits left to fill in.
+const timeLayout = "0000-00-00T00:00:00.000Z"
+
 // AppendTime appends ms (Unix milliseconds) as RFC 3339 UTC with exactly
 // three fractional digits, e.g. "2026-11-26T10:03:00.000Z" (24 bytes). Times
 // outside years 0000..9999 cannot be written in RFC 3339; for them the output
@@ -32,22 +35,15 @@ func AppendTime(dst []byte, ms int64) []byte {
 	s := rem / 1000 % 60
 	f := rem % 1000
 	var b [24]byte
+	copy(b[:], timeLayout)
 	put4(b[0:], int(y))
-	b[4] = '-'
 	put2(b[5:], int(m))
-	b[7] = '-'
 	put2(b[8:], int(d))
-	b[10] = 'T'
 	put2(b[11:], int(h))
-	b[13] = ':'
 	put2(b[14:], int(mi))
-	b[16] = ':'
 	put2(b[17:], int(s))
-	b[19] = '.'
 	b[20] = byte('0' + f/100)
-	b[21] = byte('0' + f/10%10)
-	b[22] = byte('0' + f%10)
-	b[23] = 'Z'
+	put2(b[21:], int(f%100))
 	return append(dst, b[:]...)
 }
 

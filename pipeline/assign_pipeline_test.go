@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/kafkatest"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
@@ -21,9 +22,9 @@ func TestAssignFollowsTheCopies(t *testing.T) {
 	const parts = 6
 	e := newEnv(t, parts)
 	e.settings("bot1", limit(1, 3, day, quota.ScopeContact))
-	logs := map[string]*syncBuffer{}
+	logs := map[string]*kafkatest.LockedBuf{}
 	start := func(name string) *instance {
-		logs[name] = &syncBuffer{}
+		logs[name] = &kafkatest.LockedBuf{}
 		return e.instanceWith(t.TempDir(), func(c *pipeline.Config) {
 			c.StandbyReplicas = 1
 			c.Logger = zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs[name])).Level(zerolog.InfoLevel)

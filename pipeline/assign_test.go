@@ -50,12 +50,7 @@ func TestAssign(t *testing.T) {
 					ud = []byte(d.Addr)
 					continue
 				}
-				ps, end, ok := strings.Cut(strings.TrimSuffix(f, "*"), "=")
-				p, err1 := strconv.Atoi(ps)
-				e, err2 := strconv.ParseInt(end, 10, 64)
-				if !ok || err1 != nil || err2 != nil {
-					td.Fatalf(t, "%q: want partition=changelog-offset[*]", f)
-				}
+				p, e := partitionOffset(t, td, strings.TrimSuffix(f, "*"))
 				d.Copies[p] = localCopy{ChangelogEnd: e, Owned: strings.HasSuffix(f, "*")}
 				best[p] = max(best[p], e)
 			}

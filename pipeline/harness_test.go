@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -183,10 +184,22 @@ func (e *env) waitFor(what string, cond func() bool) {
 
 func (e *env) produce(topic string, key, value []byte, ts time.Time) {
 	e.t.Helper()
-	r := &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: ts}
-	if err := e.cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
-		e.t.Fatalf("produce to %s: %v", topic, err)
+	e.produceRecords(&kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: ts})
+}
+
+// produceRecords produces rs, in as few requests as the client makes of them.
+func (e *env) produceRecords(rs ...*kgo.Record) {
+	e.t.Helper()
+	if err := e.cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		e.t.Fatalf("produce to %s: %v", rs[0].Topic, err)
 	}
+}
+
+// attemptRecord is the record of an attempt as the send pipeline produces
+// it: keyed bot/contact, stamped ts.
+func attemptRecord(id, bot, contact, agent string, ts time.Time) *kgo.Record {
+	return &kgo.Record{Topic: attemptsTopic, Key: []byte(bot + "/" + contact), Timestamp: ts,
+		Value: events.AppendAttempt(nil, id, bot, contact, agent, ts.UnixMilli())}
 }
 
 // settings publishes a settings-changed event.
@@ -203,7 +216,7 @@ func (e *env) tombstone(bot string) {
 
 func (e *env) attempt(id, bot, contact, agent string, ts time.Time) {
 	e.t.Helper()
-	e.produce(attemptsTopic, []byte(bot+"/"+contact), events.AppendAttempt(nil, id, bot, contact, agent, ts.UnixMilli()), ts)
+	e.produceRecords(attemptRecord(id, bot, contact, agent, ts))
 }
 
 func (e *env) failed(id, bot, contact, attempt string, ts time.Time) {
@@ -274,6 +287,12 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 // refuseProduce makes the broker refuse (close the connection on) produce
 // requests to topic while the returned flag is set, counting them.
 func (e *env) refuseProduce(topic string) (down *atomic.Bool, refused *atomic.Int64) {
+	return e.refuseProduceAtMost(topic, math.MaxInt64)
+}
+
+// refuseProduceAtMost is refuseProduce for the first n such requests only:
+// once n were refused, the broker accepts the others.
+func (e *env) refuseProduceAtMost(topic string, n int64) (down *atomic.Bool, refused *atomic.Int64) {
 	down, refused = new(atomic.Bool), new(atomic.Int64)
 	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		e.cluster.KeepControl()
@@ -281,7 +300,7 @@ func (e *env) refuseProduce(topic string) (down *atomic.Bool, refused *atomic.In
 			return nil, nil, false
 		}
 		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-			if tp.Topic == topic {
+			if tp.Topic == topic && refused.Load() < n {
 				refused.Add(1)
 				return nil, errors.New(topic + " unavailable"), true
 			}
@@ -341,25 +360,6 @@ func contactNames(n int) []string {
 	return cs
 }
 
-// syncBuffer collects a runner's log lines, safe for its goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Len is how much was written so far.
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
 // sameVerdicts checks that no attempt id got verdicts with different data.
 func (e *env) sameVerdicts() {
 	e.t.Helper()
@@ -372,11 +372,4 @@ func (e *env) sameVerdicts() {
 			}
 		}
 	}
-}
-
-// Since returns a copy of what was written after the first n bytes.
-func (b *syncBuffer) Since(n int) []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()[n:]...)
 }

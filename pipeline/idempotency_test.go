@@ -30,9 +30,8 @@ import (
 func TestIdempotencyDataDriven(t *testing.T) {
 	var settings quota.Settings
 	retention := 24 * time.Hour
-	datadriven.RunTest(t, "testdata/idempotency", func(t *testing.T, td *datadriven.TestData) string {
-		switch td.Cmd {
-		case "settings":
+	runData(t, "testdata/idempotency", map[string]dataCmd{
+		"settings": func(t *testing.T, td *datadriven.TestData) string {
 			var max int
 			var window, ret string
 			td.ScanArgs(t, "max", &max)
@@ -50,7 +49,8 @@ func TestIdempotencyDataDriven(t *testing.T) {
 			}
 			settings = quota.Settings{Version: 1, Enabled: true, Max: max, WindowMs: w.Milliseconds()}
 			return ""
-		case "decide":
+		},
+		"decide": func(t *testing.T, td *datadriven.TestData) string {
 			recs, show := parseRecords(t, td)
 			var first, firstRaw string
 			for _, batch := range []int{1, 7, 1000, len(recs)} {
@@ -64,9 +64,7 @@ func TestIdempotencyDataDriven(t *testing.T) {
 				}
 			}
 			return first
-		}
-		td.Fatalf(t, "unknown command %s", td.Cmd)
-		return ""
+		},
 	})
 }
 

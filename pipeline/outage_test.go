@@ -72,8 +72,7 @@ func TestRecreatedTopicKeepsState(t *testing.T) {
 	}
 	defer cl.Close()
 	ts := t0.Add(4 * time.Second)
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/c1"),
-		Value: events.AppendAttempt(nil, "a4", "bot1", "c1", "ana", ts.UnixMilli()), Timestamp: ts}).FirstErr(); err != nil {
+	if err := cl.ProduceSync(context.Background(), attemptRecord("a4", "bot1", "c1", "ana", ts)).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	e.start()
@@ -94,12 +93,9 @@ func TestBacklogDrains(t *testing.T) {
 		id := fmt.Sprintf("b%05d", i)
 		contact := fmt.Sprintf("c%d", i%500)
 		ts := t0.Add(time.Duration(i) * time.Millisecond)
-		recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/" + contact),
-			Value: events.AppendAttempt(nil, id, "bot1", contact, "ana", ts.UnixMilli()), Timestamp: ts})
+		recs = append(recs, attemptRecord(id, "bot1", contact, "ana", ts))
 	}
-	if err := e.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	e.produceRecords(recs...)
 	e.start()
 	defer e.stop()
 	e.waitFor("every verdict", func() bool {

@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
@@ -90,6 +88,44 @@ func TestExpiredHistoryIsGoneWithOrWithoutRestart(t *testing.T) {
 	}
 }
 
+// TestReemitLastBatchKeepsDecisionTimes: with ReemitLastBatch (the embedded
+// broker's mode), a restart reads the last committed batch again and
+// publishes its verdicts again. It is decided from the high-water mark the
+// batch started at, so a redelivered attempt in it is judged at its own
+// decision time: one whose id was remembered then is still a duplicate, even
+// though the batch's later records moved the partition's high-water mark past
+// the id's expiry.
+func TestReemitLastBatchKeepsDecisionTimes(t *testing.T) {
+	e := newEnv(t, 1)
+	e.settings("bot1", limit(1, 5, time.Minute, quota.ScopeContact))
+	t0 := base()
+	// One batch: a1, its redelivery 59.999 s later (a duplicate: a1 is
+	// remembered until t0+60 s), then b1 at t0+61 s.
+	e.attempt("a1", "bot1", "c1", "ana", t0)
+	e.attempt("a1", "bot1", "c1", "ana", t0.Add(time.Minute-time.Millisecond))
+	e.attempt("b1", "bot1", "c1", "ana", t0.Add(time.Minute+time.Second))
+	opts := []runOpt{func(c *pipeline.Config) { c.ReemitLastBatch, c.VerdictRetention = true, time.Minute }}
+	e.start(opts...)
+	e.verdictN("b1", 1)
+	e.stop()
+
+	e.start(opts...)
+	t.Cleanup(e.stop)
+	e.verdictN("b1", 2) // the batch was published again
+	for _, id := range []string{"a1", "b1"} {
+		n := e.verdictCount(id)
+		_, first := e.verdictN(id, 1)
+		for i := 2; i <= n; i++ {
+			if _, v := e.verdictN(id, i); !bytes.Equal(v, first) {
+				t.Fatalf("%s: verdict %d of %d differs from the first:\n%s\n%s", id, i, n, first, v)
+			}
+		}
+	}
+	if v := e.verdict("b1"); v.Used != 1 {
+		t.Fatalf("b1: used %d, want 1 (a1 left the window, counted once)", v.Used)
+	}
+}
+
 // A graceful stop commits the group offset of the batch in hand (workers run
 // under the generation, so its connection is still open).
 func TestGracefulStopCommitsGroupOffset(t *testing.T) {
@@ -101,13 +137,7 @@ func TestGracefulStopCommitsGroupOffset(t *testing.T) {
 	}
 	e.verdict("r-99")
 	a.stop(t)
-	cl := &kafka.Client{Addr: kafka.TCP(e.addr)}
-	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: contract.GroupID,
-		Topics: map[string][]int{attemptsTopic: {0}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := resp.Topics[attemptsTopic][0].CommittedOffset; got != 100 {
+	if got := e.groupOffsets(1)[0]; got != 100 {
 		t.Fatalf("group offset after a graceful stop: %d, want 100", got)
 	}
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -13,9 +12,8 @@ import (
 // resumes, for every combination of local state, group offset and
 // changelog that matters.
 func TestPlanResume(t *testing.T) {
-	datadriven.RunTest(t, "testdata/resume", func(t *testing.T, td *datadriven.TestData) string {
-		switch td.Cmd {
-		case "plan":
+	runData(t, "testdata/resume", map[string]dataCmd{
+		"plan": func(t *testing.T, td *datadriven.TestData) string {
 			var in resumeInput
 			for _, arg := range td.CmdArgs {
 				v := arg.Vals[0]
@@ -49,21 +47,12 @@ func TestPlanResume(t *testing.T) {
 				return fmt.Sprintf("%s from %d: %s\n", p.Action, p.From, p.Why)
 			}
 			return fmt.Sprintf("%s: %s\n", p.Action, p.Why)
-		case "publish":
+		},
+		"publish": func(t *testing.T, td *datadriven.TestData) string {
 			var off, group int64
 			td.ScanArgs(t, "offset", &off)
 			td.ScanArgs(t, "group", &group)
 			return fmt.Sprintf("%d\n", publishFrom(off, group))
-		}
-		td.Fatalf(t, "unknown command %s", td.Cmd)
-		return ""
+		},
 	})
-}
-
-func atoi(t *testing.T, td *datadriven.TestData, s string) int64 {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		td.Fatalf(t, "%q: %v", s, err)
-	}
-	return n
 }

@@ -2,11 +2,11 @@ package pipeline_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/internal/kafkatest"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
@@ -26,7 +27,7 @@ import (
 func TestStandbyTakeover(t *testing.T) {
 	e := newEnv(t, 4)
 	e.settings("bot1", limit(1, 3, day, quota.ScopeContact))
-	var logB syncBuffer
+	var logB kafkatest.LockedBuf
 	standbys := func(logs io.Writer) func(*pipeline.Config) {
 		return func(c *pipeline.Config) {
 			c.StandbyReplicas = 1
@@ -128,10 +129,10 @@ func TestStandbyTakeover(t *testing.T) {
 }
 
 // logLines decodes JSON log lines.
-func logLines(t *testing.T, logs []byte) []map[string]any {
+func logLines(t *testing.T, logs string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(logs))
+	sc := bufio.NewScanner(strings.NewReader(logs))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var l map[string]any

@@ -1,15 +1,11 @@
 package pipeline_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/pipeline"
@@ -22,21 +18,7 @@ import (
 func TestSweepAndRewriteOfOneKeyKeepTheirOrderInTheChangelog(t *testing.T) {
 	e := newEnv(t, 1)
 	e.settings("bot1", limit(1, 1, time.Minute, quota.ScopeContact))
-	var armed atomic.Bool
-	var refused atomic.Int64
-	e.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.cluster.KeepControl()
-		if !armed.Load() {
-			return nil, nil, false
-		}
-		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
-			if tp.Topic == changelogTopic && refused.Load() < 3 {
-				refused.Add(1)
-				return nil, errors.New("changelog hiccup"), true
-			}
-		}
-		return nil, nil, false
-	})
+	armed, _ := e.refuseProduceAtMost(changelogTopic, 3)
 	mod := func(c *pipeline.Config) { c.ExpirePerBatch = 1; c.VerdictRetention = time.Minute }
 	dirA := t.TempDir()
 	a := e.instanceWith(dirA, mod)
@@ -45,12 +27,9 @@ func TestSweepAndRewriteOfOneKeyKeepTheirOrderInTheChangelog(t *testing.T) {
 	produceMany := func(ts time.Time, ids, contacts []string) {
 		var recs []*kgo.Record
 		for i := range ids {
-			recs = append(recs, &kgo.Record{Topic: attemptsTopic, Key: []byte("bot1/" + contacts[i]),
-				Value: events.AppendAttempt(nil, ids[i], "bot1", contacts[i], "ana", ts.UnixMilli()), Timestamp: ts})
+			recs = append(recs, attemptRecord(ids[i], "bot1", contacts[i], "ana", ts))
 		}
-		if err := e.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
+		e.produceRecords(recs...)
 	}
 	var ids, cs []string
 	ids, cs = append(ids, "old-a0"), append(cs, "a0")

@@ -21,30 +21,29 @@ func TestChangelogRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	var log []changelogOp
-	write := func(fill func(b *Batch)) { log = append(log, commitOps(t, src, fill)...) }
-	write(func(b *Batch) {
+	log := &changelog{t: t, src: src}
+	log.write(func(b *Batch) {
 		b.PutHistory(3, "bot", "c1", []quota.Send{{At: 10, Agent: "ana", Attempt: "a1"}}, 100)
 		b.PutHistory(3, "bot", "c2", []quota.Send{{At: 11, Agent: "bob", Attempt: "a2"}}, 101)
 		b.PutVerdict(3, "a1", []byte("v1"), 100)
 		b.PutSettings("bot", BotSettings{Floor: 1}) // global: not in the changelog
 	})
-	write(func(b *Batch) {
+	log.write(func(b *Batch) {
 		b.PutHistory(3, "bot", "c2", nil, 0) // a deletion
 		b.PutPosition(3, Position{Offset: 7, HWM: 11})
 	})
-	for _, o := range log {
+	for _, o := range log.ops {
 		if o.p != 3 {
 			t.Fatalf("op of partition %d", o.p)
 		}
 	}
 	b := dst.NewBatch()
-	for _, o := range log {
+	for _, o := range log.ops {
 		if err := b.Restore(3, o.key, o.value); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Restore(4, log[0].key, log[0].value); err == nil {
+	if err := b.Restore(4, log.ops[0].key, log.ops[0].value); err == nil {
 		t.Fatal("restored partition 3's key into partition 4")
 	}
 	commit(t, b)
@@ -75,23 +74,29 @@ type changelogOp struct {
 	key, value []byte
 }
 
-// commitOps fills a batch of s, commits it and returns its operations
+// changelog collects the operations of the batches committed to src, in
+// order, as the changelog would carry them.
+type changelog struct {
+	t   *testing.T
+	src *Store
+	ops []changelogOp
+}
+
+// write fills a batch of src, commits it and appends its operations
 // (Batch.Each), copied.
-func commitOps(t *testing.T, s *Store, fill func(b *Batch)) []changelogOp {
-	t.Helper()
-	b := s.NewBatch()
+func (c *changelog) write(fill func(b *Batch)) {
+	c.t.Helper()
+	b := c.src.NewBatch()
 	fill(b)
-	var ops []changelogOp
 	if err := b.Each(func(p int32, k, v []byte) error {
 		o := changelogOp{p: p, key: append([]byte(nil), k...)}
 		if v != nil {
 			o.value = append([]byte{}, v...)
 		}
-		ops = append(ops, o)
+		c.ops = append(c.ops, o)
 		return nil
 	}); err != nil {
-		t.Fatal(err)
+		c.t.Fatal(err)
 	}
-	commit(t, b)
-	return ops
+	commit(c.t, b)
 }

@@ -33,35 +33,34 @@ func TestLoad(t *testing.T) {
 	b.PutPosition(4, Position{Offset: 3})
 	commit(t, b)
 
-	var log []changelogOp
-	write := func(fill func(b *Batch)) { log = append(log, commitOps(t, src, fill)...) }
-	write(func(b *Batch) {
+	log := &changelog{t: t, src: src}
+	log.write(func(b *Batch) {
 		b.PutHistory(3, "bot", "c1", []quota.Send{{At: 10, Agent: "ana", Attempt: "a1"}}, 100)
 		b.PutHistory(3, "bot", "c2", []quota.Send{{At: 11, Agent: "bob", Attempt: "a2"}}, 101)
 		b.PutVerdict(3, "a1", []byte("v1"), 100)
 		b.PutPosition(3, Position{Offset: 5, HWM: 10})
 	})
-	write(func(b *Batch) {
+	log.write(func(b *Batch) {
 		b.PutHistory(3, "bot", "c2", nil, 0) // a deletion
 		b.PutHistory(3, "bot", "c1", []quota.Send{{At: 10, Agent: "ana", Attempt: "a1"}, {At: 12, Agent: "ana", Attempt: "a3"}}, 102)
 		b.PutPosition(3, Position{Offset: 7, HWM: 12})
 	})
 	for i := range 3000 { // more than a chunk of keys and values
-		write(func(b *Batch) { b.PutVerdict(3, fmt.Sprintf("id%04d", i), make([]byte, 500), 100) })
+		log.write(func(b *Batch) { b.PutVerdict(3, fmt.Sprintf("id%04d", i), make([]byte, 500), 100) })
 	}
 	l := dst.NewLoad(3, 0)
-	for _, o := range log {
+	for _, o := range log.ops {
 		if err := l.Add(o.key, o.value); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Add(log[0].key[:1], nil); err == nil {
+	if err := l.Add(log.ops[0].key[:1], nil); err == nil {
 		t.Fatal("added a key that is not a partition's")
 	}
-	if err := dst.NewLoad(4, 0).Add(log[0].key, log[0].value); err == nil {
+	if err := dst.NewLoad(4, 0).Add(log.ops[0].key, log.ops[0].value); err == nil {
 		t.Fatal("added partition 3's key to partition 4's Load")
 	}
-	if l.Len() != len(log) || l.Bytes() < 3000*500 {
+	if l.Len() != len(log.ops) || l.Bytes() < 3000*500 {
 		t.Fatalf("Len %d, Bytes %d", l.Len(), l.Bytes())
 	}
 	// The position the caller gives wins over the changelog's.

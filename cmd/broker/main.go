@@ -9,17 +9,15 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/sendgate/sendgate/broker"
 	"github.com/sendgate/sendgate/contract"
+	"github.com/sendgate/sendgate/internal/cli"
 )
 
 func main() {
@@ -53,7 +51,7 @@ func main() {
 		}
 	}
 	fmt.Printf("broker listening on %s\n", b.Addr())
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext()
 	defer stop()
 	<-ctx.Done()
 }

@@ -10,22 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sendgate/sendgate/contract"
 )
-
-// inZone makes the page's clock read in zone, from the next navigation.
-func inZone(zone string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
-		return err
-	})
-}
 
 // nextSendTime is the page's nextSendTime (static/format.js) for a browser
 // in loc: TestPageFormat checks the page's against fixed texts, and

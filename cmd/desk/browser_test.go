@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -212,6 +214,24 @@ func newPage(t *testing.T) *page {
 		acancel()
 	})
 	return &page{t: t, ctx: bctx}
+}
+
+// inZone makes the page's clock read in zone, from the next navigation.
+func inZone(zone string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+		return err
+	})
+}
+
+// reducedMotion makes the page prefer reduced motion: no animation (a
+// toast's entrance) is caught half-way.
+func reducedMotion() chromedp.Action[chromedp.Void] {
+	reduce := emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}}}
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, reduce)
+		return err
+	})
 }
 
 func (p *page) run(what string, steps ...chromedp.Action[chromedp.Void]) {

@@ -13,48 +13,37 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/flagenv"
+	"github.com/sendgate/sendgate/internal/cli"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	cli.Main(run)
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "desk: %v\n", err)
-		return 2
+	if code, exit := cli.ParseExit(stderr, "desk", err); exit {
+		return code
 	}
 	cfg.Logf = func(format string, args ...any) {
 		fmt.Fprintf(stderr, "desk: "+format+"\n", args...)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	s, err := New(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "desk: %v\n", err)
-		return 1
+		return cli.Fail(stderr, "desk", err)
 	}
 	fmt.Fprintf(stdout, "Desk console: http://%s (bot %s, processor %s, brokers %s)\n",
 		s.Addr(), cfg.Bot, cfg.ProcessorURL, strings.Join(cfg.Brokers, ","))
 	if err := s.Run(ctx); err != nil {
-		fmt.Fprintf(stderr, "desk: %v\n", err)
-		return 1
+		return cli.Fail(stderr, "desk", err)
 	}
 	return 0
 }

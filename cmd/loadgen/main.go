@@ -10,25 +10,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/flagenv"
+	"github.com/sendgate/sendgate/internal/cli"
 	"github.com/sendgate/sendgate/loadgen"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	cli.Main(run)
 }
 
 // parse reads the flags from args and, for --brokers and the topics when
@@ -88,17 +82,12 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (cfg loa
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, asJSON, err := parse(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return 2
+	if code, exit := cli.ParseExit(stderr, "loadgen", err); exit {
+		return code
 	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return 1
+		return cli.Fail(stderr, "loadgen", err)
 	}
 	if asJSON {
 		enc := json.NewEncoder(stdout)
@@ -108,8 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = rep.WriteTable(stdout)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return 1
+		return cli.Fail(stderr, "loadgen", err)
 	}
 	if !rep.OK {
 		return 1

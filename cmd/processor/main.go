@@ -7,14 +7,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +19,7 @@ import (
 
 	"github.com/sendgate/sendgate/api"
 	"github.com/sendgate/sendgate/broker"
+	"github.com/sendgate/sendgate/internal/cli"
 	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/state"
 )
@@ -32,12 +30,8 @@ func main() {
 
 func run(args, environ []string, stderr io.Writer) int {
 	opts, err := parseOptions(args, environ, stderr)
-	if errors.Is(err, errHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "processor: %v\n", err)
-		return 2
+	if code, exit := cli.ParseExit(stderr, "processor", err); exit {
+		return code
 	}
 	log := zerolog.New(stderr).Level(opts.logLevel).With().Timestamp().Str("service", "sendgate").Logger()
 	for _, w := range opts.warnings {
@@ -47,7 +41,7 @@ func run(args, environ []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "processor: configuration is valid")
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext()
 	defer stop()
 	go func() {
 		<-ctx.Done()

@@ -37,8 +37,6 @@ type options struct {
 	warnings []string
 }
 
-var errHelp = errors.New("help")
-
 // parseOptions reads the flags from args and the environment from environ
 // ("NAME=value" entries, as os.Environ returns), with flagenv's precedence:
 // the command line wins. Help goes to out.
@@ -82,9 +80,6 @@ func parseOptions(args, environ []string, out io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	src, err := flagenv.Parse(fs, flagenv.Prefix, args, flagenv.Getenv(environ))
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, errHelp
-	}
 	if err != nil {
 		return nil, err
 	}

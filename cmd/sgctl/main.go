@@ -29,6 +29,7 @@ import (
 	"github.com/sendgate/sendgate/contract"
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/flagenv"
+	"github.com/sendgate/sendgate/internal/cli"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -40,8 +41,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sgctl:", err)
-		os.Exit(1)
+		os.Exit(cli.Fail(os.Stderr, "sgctl", err))
 	}
 }
 

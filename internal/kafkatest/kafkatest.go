@@ -74,3 +74,17 @@ func (l *LockedBuf) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// Len is how many bytes were written so far.
+func (l *LockedBuf) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}
+
+// Since returns what was written after the first n bytes.
+func (l *LockedBuf) Since(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()[n:]
+}
