@@ -268,15 +268,7 @@ func (b *Batch) commit(wo *pebble.WriteOptions) error {
 	b.check()
 	b.done = true
 	n := b.b.Count()
-	err := b.err
-	if err == nil {
-		if b.s.closed.Load() {
-			err = ErrClosed
-		} else {
-			err = b.s.db.Apply(b.b, wo)
-		}
-	}
-	err = errors.Join(err, b.b.Close())
+	err := errors.Join(b.write(wo), b.b.Close())
 	if err != nil {
 		return fmt.Errorf("state: commit %d ops: %w", n, err)
 	}
@@ -292,18 +284,11 @@ func (b *Batch) commit(wo *pebble.WriteOptions) error {
 func (b *Batch) Apply(sync bool) error {
 	b.check()
 	n := b.b.Count()
-	err := b.err
-	if err == nil {
-		if b.s.closed.Load() {
-			err = ErrClosed
-		} else {
-			wo := pebble.NoSync
-			if sync {
-				wo = b.s.wo
-			}
-			err = b.s.db.Apply(b.b, wo)
-		}
+	wo := pebble.NoSync
+	if sync {
+		wo = b.s.wo
 	}
+	err := b.write(wo)
 	if err != nil {
 		if b.err == nil {
 			b.err = err
@@ -313,6 +298,18 @@ func (b *Batch) Apply(sync bool) error {
 	b.b.Reset()
 	b.written = b.written[:0]
 	return nil
+}
+
+// write applies the batch's operations to the database, unless one of them
+// failed to be added (the batch's error) or the store is closed.
+func (b *Batch) write(wo *pebble.WriteOptions) error {
+	switch {
+	case b.err != nil:
+		return b.err
+	case b.s.closed.Load():
+		return ErrClosed
+	}
+	return b.s.db.Apply(b.b, wo)
 }
 
 // Close discards an uncommitted batch. It is a no-op after Commit or Close.
