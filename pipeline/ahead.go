@@ -39,7 +39,7 @@ func (p *partition) startFetchAhead(ctx context.Context, offset int64, buf int, 
 	a := &fetchAhead{offset: offset, buf: buf, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		a.res, a.err = r.kafka.fetch(fctx, r.cfg.AttemptsTopic, int(p.id), offset, r.cfg.MaxBatch, recs, false)
+		a.res, a.err = r.kafka.fetchWatching(fctx, r.cfg.AttemptsTopic, int(p.id), offset, r.cfg.MaxBatch, recs, r.follower.watch())
 	}()
 	return a
 }

@@ -32,6 +32,18 @@ type fetchResult struct {
 	// arena holds the records' keys and values when the fetch was given
 	// one (fetchBytes), for the next fetch to reuse.
 	arena []byte
+	// watched are the last stable offsets of the partitions the fetch
+	// watched (fetchWatching), read by the broker as it answered; nil when
+	// it answered one of them with an error.
+	watched map[int]int64
+}
+
+// watch names partitions of another topic that a fetch also asks for, to
+// learn their last stable offsets in the same answer: the settings
+// partitions, from the offsets the follower applied (never past their end).
+type watch struct {
+	topic   string
+	offsets map[int]int64
 }
 
 // fetch reads up to maxRecs committed records of topic/partition from offset
@@ -53,7 +65,16 @@ type fetchResult struct {
 // fetch returns nothing below it: offsets compaction removed (compacted
 // topics only; on the attempts topic an empty answer never skips anything).
 func (b *kafkaClient) fetch(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, compacted bool) (fetchResult, error) {
-	return b.fetchBytes(ctx, topic, partition, offset, maxRecs, b.cfg.FetchMaxBytes, recs, nil, compacted)
+	return b.fetchBytes(ctx, topic, partition, offset, maxRecs, b.cfg.FetchMaxBytes, recs, nil, compacted, nil)
+}
+
+// fetchWatching is fetch that also asks for w's partitions, from w's
+// offsets, and returns their last stable offsets in res.watched. Records
+// of the watched partitions are not returned (their reader fetches them);
+// a watched partition with records past its offset makes the broker answer
+// at once, as records of the fetched one do.
+func (b *kafkaClient) fetchWatching(ctx context.Context, topic string, partition int, offset int64, maxRecs int, recs []record, w *watch) (fetchResult, error) {
+	return b.fetchBytes(ctx, topic, partition, offset, maxRecs, b.cfg.FetchMaxBytes, recs, nil, false, w)
 }
 
 // fetchBytes is fetch with another bound than FetchMaxBytes on the bytes
@@ -63,9 +84,23 @@ func (b *kafkaClient) fetch(ctx context.Context, topic string, partition int, of
 // before its next fetch (a restore), which passes the arena back in. With
 // a nil arena, keys and values are allocated one by one and stay valid.
 // With one, they are valid until arena is passed to a fetch again.
-func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition int, offset int64, maxRecs, maxBytes int, recs []record, arena []byte, compacted bool) (fetchResult, error) {
+func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition int, offset int64, maxRecs, maxBytes int, recs []record, arena []byte, compacted bool, w *watch) (fetchResult, error) {
 	res := fetchResult{records: recs[:0], next: offset, arena: arena[:0]}
 	useArena := arena != nil
+	topics := []fetchAPI.RequestTopic{{Topic: topic, Partitions: []fetchAPI.RequestPartition{{
+		Partition: int32(partition), CurrentLeaderEpoch: -1, FetchOffset: offset, LogStartOffset: -1,
+		PartitionMaxBytes: int32(maxBytes),
+	}}}}
+	if w != nil && len(w.offsets) > 0 {
+		wt := fetchAPI.RequestTopic{Topic: w.topic}
+		for p, off := range w.offsets {
+			// One byte: the broker returns the first batch anyway (KIP-74),
+			// and nothing more.
+			wt.Partitions = append(wt.Partitions, fetchAPI.RequestPartition{Partition: int32(p), CurrentLeaderEpoch: -1,
+				FetchOffset: off, LogStartOffset: -1, PartitionMaxBytes: 1})
+		}
+		topics = append(topics, wt)
+	}
 	resp, err := b.client.Transport.RoundTrip(ctx, b.client.Addr, &fetchAPI.Request{
 		ReplicaID:      -1,
 		MaxWaitTime:    int32(b.cfg.FetchMaxWait.Milliseconds()),
@@ -74,10 +109,7 @@ func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition in
 		IsolationLevel: int8(kafka.ReadCommitted),
 		SessionID:      -1,
 		SessionEpoch:   -1,
-		Topics: []fetchAPI.RequestTopic{{Topic: topic, Partitions: []fetchAPI.RequestPartition{{
-			Partition: int32(partition), CurrentLeaderEpoch: -1, FetchOffset: offset, LogStartOffset: -1,
-			PartitionMaxBytes: int32(maxBytes),
-		}}}},
+		Topics:         topics,
 	})
 	if err != nil {
 		return res, fmt.Errorf("fetch topic %s partition %d offset %d: %w", topic, partition, offset, err)
@@ -86,10 +118,36 @@ func (b *kafkaClient) fetchBytes(ctx context.Context, topic string, partition in
 	if fr.ErrorCode != 0 {
 		return res, kafka.Error(fr.ErrorCode)
 	}
-	if len(fr.Topics) == 0 || len(fr.Topics[0].Partitions) == 0 {
+	var fp *fetchAPI.ResponsePartition
+	if w != nil && len(w.offsets) > 0 {
+		res.watched = make(map[int]int64, len(w.offsets))
+	}
+	for i := range fr.Topics {
+		ft := &fr.Topics[i]
+		for j := range ft.Partitions {
+			rp := &ft.Partitions[j]
+			switch {
+			case ft.Topic == topic && int(rp.Partition) == partition:
+				fp = rp
+			case w != nil && ft.Topic == w.topic && res.watched != nil:
+				if rp.ErrorCode != 0 {
+					res.watched = nil // the caller asks otherwise
+					continue
+				}
+				lso := rp.LastStableOffset
+				if lso < 0 {
+					lso = rp.HighWatermark
+				}
+				res.watched[int(rp.Partition)] = lso
+			}
+		}
+	}
+	if res.watched != nil && len(res.watched) != len(w.offsets) {
+		res.watched = nil
+	}
+	if fp == nil {
 		return res, fmt.Errorf("fetch topic %s partition %d: empty answer", topic, partition)
 	}
-	fp := &fr.Topics[0].Partitions[0]
 	res.hwm, res.lso, res.throttled = fp.HighWatermark, fp.LastStableOffset, fr.ThrottleTimeMs > 0
 	if res.lso < 0 {
 		res.lso = res.hwm // a broker that does not report it

@@ -246,6 +246,14 @@ func (f *follower) catchUp(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return f.catchUpTo(ctx, ends)
+}
+
+// catchUpTo returns once every settings partition is applied up to its
+// offset in ends: with ends read by the broker after a fetch of attempts
+// (fetchWatching), every settings record acknowledged before those
+// attempts were read applies to them.
+func (f *follower) catchUpTo(ctx context.Context, ends map[int]int64) error {
 	for {
 		f.mu.Lock()
 		behind := false
@@ -266,6 +274,18 @@ func (f *follower) catchUp(ctx context.Context) error {
 		case <-ch:
 		}
 	}
+}
+
+// watch returns what a fetch of attempts watches of the settings topic:
+// its partitions, from the offsets applied so far.
+func (f *follower) watch() *watch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := &watch{topic: f.r.cfg.SettingsTopic, offsets: make(map[int]int64, len(f.applied))}
+	for p, off := range f.applied {
+		w.offsets[p] = off
+	}
+	return w
 }
 
 // latestEnds lists the settings topic's end offsets with a request sent no

@@ -248,7 +248,7 @@ func (p *partition) loop(ctx context.Context) error {
 		if ahead != nil && ahead.wait(p.pos.Offset) {
 			cur, res, err = ahead.buf, ahead.res, ahead.err
 		} else {
-			res, err = r.kafka.fetch(ctx, r.cfg.AttemptsTopic, int(p.id), p.pos.Offset, r.cfg.MaxBatch, bufs[cur], false)
+			res, err = r.kafka.fetchWatching(ctx, r.cfg.AttemptsTopic, int(p.id), p.pos.Offset, r.cfg.MaxBatch, bufs[cur], r.follower.watch())
 		}
 		ahead = nil
 		recs := res.records
@@ -273,6 +273,14 @@ func (p *partition) loop(ctx context.Context) error {
 		bo.reset()
 		r.metrics.lag.WithLabelValues(partLabel(p.id)).Set(float64(max(res.lso-p.pos.Offset-int64(len(recs)), 0)))
 		if len(recs) == 0 {
+			if res.watched != nil {
+				// Settings records past what the follower applied make
+				// the broker answer at once: wait for them, rather than
+				// fetching again and again meanwhile.
+				if err := r.follower.catchUpTo(ctx, res.watched); err != nil {
+					return nil // ctx is done
+				}
+			}
 			if res.next <= p.pos.Offset && p.groupAt >= p.pos.Offset {
 				continue
 			}
@@ -290,7 +298,7 @@ func (p *partition) loop(ctx context.Context) error {
 		// a revoked partition commits what it took.
 		fetched := time.Now()
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
-		err = p.process(bctx, recs, res.next, func(next int64) {
+		err = p.process(bctx, recs, res.next, res.watched, func(next int64) {
 			if res.lso-next >= int64(max(r.cfg.MaxBatch/aheadBacklog, 1)) {
 				ahead = p.startFetchAhead(ctx, next, 1-cur, bufs[1-cur])
 			}
@@ -318,14 +326,20 @@ func (p *partition) commitIdle(ctx context.Context, next state.Position) error {
 	return p.commit(bctx, b, nil, &work{hist: nil, hwm: next.HWM, next: next.Offset}, nil)
 }
 
-// process decides one batch and commits it (commit.go). Once the batch is
-// decided, decided (if not nil) is called with the offset the next batch
-// starts from if this one commits.
-func (p *partition) process(ctx context.Context, recs []record, fetchNext int64, decided func(next int64)) error {
+// process decides one batch and commits it (commit.go). settingsEnds are
+// the settings partitions' last stable offsets read with the records (nil:
+// not known). Once the batch is decided, decided (if not nil) is called
+// with the offset the next batch starts from if this one commits.
+func (p *partition) process(ctx context.Context, recs []record, fetchNext int64, settingsEnds map[int]int64, decided func(next int64)) error {
 	r := p.r
 	// Read-your-settings: every settings change acknowledged before these
-	// records were fetched applies to them.
-	if err := r.follower.catchUp(ctx); err != nil {
+	// records were fetched applies to them. The fetch read the settings
+	// topic's ends with them; without those, they are asked for now.
+	catchUp := r.follower.catchUp
+	if settingsEnds != nil {
+		catchUp = func(ctx context.Context) error { return r.follower.catchUpTo(ctx, settingsEnds) }
+	}
+	if err := catchUp(ctx); err != nil {
 		return txnErr("settings catch-up", err)
 	}
 	w, out, err := p.dec.decideBatch(recs, p.pos, p.publishFrom, r.cfg.now().UnixMilli())

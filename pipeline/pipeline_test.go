@@ -2,9 +2,13 @@ package pipeline_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
 	"github.com/sendgate/sendgate/quota"
@@ -183,6 +187,59 @@ func TestReadYourSettings(t *testing.T) {
 		if enabled != (v.Reason != events.LimitDisabled) {
 			t.Fatalf("attempt %d: %+v", i, v)
 		}
+	}
+}
+
+// The same with the follower slowed down (the broker holds each of its
+// settings fetches for 300 ms): the attempt waits for the settings the
+// fetch that read it saw, and is never decided under older ones.
+func TestReadYourSettingsWithASlowFollower(t *testing.T) {
+	e := runningEnv(t, 1)
+	var slow atomic.Bool
+	e.cluster.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		fr := req.(*kmsg.FetchRequest)
+		if slow.Load() && len(fr.Topics) == 1 && fr.Topics[0].Topic == settingsTopic {
+			e.cluster.SleepControl(func() { time.Sleep(300 * time.Millisecond) })
+		}
+		return nil, nil, false
+	})
+	slow.Store(true)
+	t0 := base()
+	for i := range 5 {
+		e.settings("bot1", limit(int64(i+1), 1, day, quota.ScopeContact))
+		id := fmt.Sprintf("s%d", i)
+		e.attempt(id, "bot1", fmt.Sprintf("c%d", i), "ana", t0.Add(time.Duration(i)*time.Second))
+		if v := e.verdict(id); v.SettingsVersion != int64(i+1) {
+			t.Fatalf("attempt %d decided with settings version %d, want %d", i, v.SettingsVersion, i+1)
+		}
+	}
+}
+
+// The fetch of attempts reads the settings topic's ends in the same
+// request: a batch asks for them with no ListOffsets of its own.
+func TestBatchesNeedNoListOffsetsOfSettings(t *testing.T) {
+	e := runningEnv(t, 1, limit(1, 100, day, quota.ScopeContact))
+	var lists atomic.Int64
+	e.cluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		for _, lt := range req.(*kmsg.ListOffsetsRequest).Topics {
+			if lt.Topic == settingsTopic {
+				lists.Add(1)
+			}
+		}
+		return nil, nil, false
+	})
+	t0 := base()
+	for i := range 30 { // a batch each
+		id := fmt.Sprintf("a%d", i)
+		e.attempt(id, "bot1", "c1", "ana", t0.Add(time.Duration(i)*time.Second))
+		if v := e.verdict(id); v.Used != i+1 {
+			t.Fatalf("%s: %+v", id, v)
+		}
+	}
+	if n := lists.Load(); n != 0 {
+		t.Fatalf("%d ListOffsets of the settings topic for 30 batches, want none", n)
 	}
 }
 

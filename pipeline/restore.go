@@ -159,7 +159,7 @@ var fetchBufs = sync.Pool{New: func() any { return &fetchBuf{arena: []byte{}} }}
 // last stable offset.
 func (a *applier) step(ctx context.Context, off, stop int64) (int64, fetchResult, error) {
 	topic := a.r.cfg.ChangelogTopic
-	res, err := a.r.kafka.fetchBytes(ctx, topic, int(a.id), off, restoreFetchRecords, restoreFetchBytes, a.recs, a.arena, true)
+	res, err := a.r.kafka.fetchBytes(ctx, topic, int(a.id), off, restoreFetchRecords, restoreFetchBytes, a.recs, a.arena, true, nil)
 	a.recs, a.arena = res.records, res.arena
 	if err != nil {
 		return off, res, fmt.Errorf("changelog %s partition %d offset %d: %w", topic, a.id, off, err)
