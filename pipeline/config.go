@@ -69,7 +69,8 @@ type Config struct {
 	// ExpirePerBatch is the least number of state entries the expiry sweep
 	// examines at once. It examines two entries per record processed, so
 	// that sweeping keeps pace with writing (each record adds at most two new
-	// entries), in steps of at least this many. Default 1024.
+	// entries), in steps of at least this many, and rests while nothing can
+	// have expired (sweep.go). Default 1024.
 	ExpirePerBatch int
 	// CacheContacts bounds the contacts whose committed histories are kept
 	// in memory, over all owned partitions. Default 65,536 (~15 MiB).

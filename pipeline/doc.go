@@ -10,8 +10,9 @@
 // producer, whose transactional id is "{group-id}-{attempts-topic}-{partition}"
 // (txn.go says why one id per partition). Per batch (commit.go):
 //
-//  1. fetch the next committed records (isolation read_committed), catch up
-//     on settings (read-your-settings), decide (decide.go);
+//  1. fetch the next committed records (isolation read_committed; the same
+//     request reads the settings partitions' last stable offsets), catch up
+//     on settings to those offsets (read-your-settings), decide (decide.go);
 //  2. in one transaction: the batch's changelog records (its state
 //     operations, one record per key, then its position) to the partition's
 //     changelog partition, its verdicts and dead letters, the copies of
@@ -22,6 +23,11 @@
 //  3. EndTxn(commit);
 //  4. the local Pebble commit: the same state operations and the position,
 //     with the changelog offset the state now reflects.
+//
+// With a backlog, the next batch is fetched while the transaction commits
+// (ahead.go); it is decided only once the batch before it committed. The
+// expiry sweep of a partition's state runs in its batches, and rests while
+// nothing can have expired (sweep.go).
 //
 // The changelog (compacted, one partition per attempts partition) is the
 // durable copy of the state; the local store is its cache, committed

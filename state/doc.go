@@ -55,6 +55,9 @@
 // m = w, P = 2L and twice the live entries; with m = 2w, P = 2L/3 and a third
 // more. A batch of n records adds at most 2n keys (a history and a verdict
 // each), fewer when contacts return: their histories are rewritten in place.
+// Sweep also reports the earliest expiry among the entries it kept
+// (Swept.Earliest), so that a caller that knows the earliest expiry of what
+// it wrote can tell when the next entry expires, and rest until then.
 //
 // # Time
 //
