@@ -24,9 +24,7 @@
 //  4. the local Pebble commit: the same state operations and the position,
 //     with the changelog offset the state now reflects.
 //
-// With a backlog, the next batch is fetched while the transaction commits
-// (ahead.go); it is decided only once the batch before it committed. The
-// expiry sweep of a partition's state runs in its batches, and rests while
+// The expiry sweep of a partition's state runs in its batches, and rests while
 // nothing can have expired (sweep.go).
 //
 // The changelog (compacted, one partition per attempts partition) is the

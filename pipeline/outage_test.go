@@ -112,17 +112,17 @@ func TestBacklogDrains(t *testing.T) {
 	}
 }
 
-// While a batch's transaction fails again and again, the next batch is
-// fetched ahead each time; the worker starts over from the committed
-// position, dropping it: every attempt decided once, in order.
-func TestFetchAheadIsDroppedWhenTheCommitFails(t *testing.T) {
+// While a batch's transaction fails again and again, a backlog builds up
+// behind it; the worker starts over from the committed position each time:
+// every attempt decided once, in order.
+func TestBacklogBehindAFailingCommitIsDecidedOnce(t *testing.T) {
 	e := runningEnv(t, 1, limit(1, 5, day, quota.ScopeContact))
 	down, refused := e.refuseProduce(changelogTopic)
 	down.Store(true)
 	t0 := base()
 	e.attempt("a0", "bot1", "c1", "ana", t0)
 	e.waitFor("changelog writes refused", func() bool { return refused.Load() >= 1 })
-	for i := 1; i < 20; i++ { // fetched ahead of the failing batch
+	for i := 1; i < 20; i++ { // queued behind the failing batch
 		e.attempt(fmt.Sprintf("a%d", i), "bot1", "c1", "ana", t0.Add(time.Duration(i)*time.Second))
 	}
 	e.waitFor("more changelog writes refused", func() bool { return refused.Load() >= 3 })

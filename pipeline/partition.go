@@ -231,28 +231,11 @@ func (p *partition) start(ctx context.Context, groupOffset int64) error {
 // transaction fails.
 func (p *partition) loop(ctx context.Context) error {
 	r := p.r
-	// Two record buffers: one holds the batch being committed, the other
-	// the next batch, fetched ahead meanwhile (ahead.go).
-	var bufs [2][]record
-	cur := 0
-	var ahead *fetchAhead
-	defer func() {
-		if ahead != nil {
-			ahead.wait(-1)
-		}
-	}()
+	var recs []record
 	bo := newBackoff()
 	for ctx.Err() == nil {
-		var res fetchResult
-		var err error
-		if ahead != nil && ahead.wait(p.pos.Offset) {
-			cur, res, err = ahead.buf, ahead.res, ahead.err
-		} else {
-			res, err = r.kafka.fetchWatching(ctx, r.cfg.AttemptsTopic, int(p.id), p.pos.Offset, r.cfg.MaxBatch, bufs[cur], r.follower.watch())
-		}
-		ahead = nil
-		recs := res.records
-		bufs[cur] = recs
+		res, err := r.kafka.fetchWatching(ctx, r.cfg.AttemptsTopic, int(p.id), p.pos.Offset, r.cfg.MaxBatch, recs, r.follower.watch())
+		recs = res.records
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -298,11 +281,7 @@ func (p *partition) loop(ctx context.Context) error {
 		// a revoked partition commits what it took.
 		fetched := time.Now()
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
-		err = p.process(bctx, recs, res.next, res.watched, func(next int64) {
-			if res.lso-next >= int64(max(r.cfg.MaxBatch/aheadBacklog, 1)) {
-				ahead = p.startFetchAhead(ctx, next, 1-cur, bufs[1-cur])
-			}
-		})
+		err = p.process(bctx, recs, res.next, res.watched)
 		cancel()
 		if err != nil {
 			return err
@@ -328,9 +307,8 @@ func (p *partition) commitIdle(ctx context.Context, next state.Position) error {
 
 // process decides one batch and commits it (commit.go). settingsEnds are
 // the settings partitions' last stable offsets read with the records (nil:
-// not known). Once the batch is decided, decided (if not nil) is called
-// with the offset the next batch starts from if this one commits.
-func (p *partition) process(ctx context.Context, recs []record, fetchNext int64, settingsEnds map[int]int64, decided func(next int64)) error {
+// not known).
+func (p *partition) process(ctx context.Context, recs []record, fetchNext int64, settingsEnds map[int]int64) error {
 	r := p.r
 	// Read-your-settings: every settings change acknowledged before these
 	// records were fetched applies to them. The fetch read the settings
@@ -359,9 +337,6 @@ func (p *partition) process(ctx context.Context, recs []record, fetchNext int64,
 	if err != nil {
 		b.Close()
 		return &storageError{err}
-	}
-	if decided != nil {
-		decided(w.next)
 	}
 	if err := p.commit(ctx, b, out, w, func() {
 		p.dec.sweep.done(len(recs), w.hwm, sweepMax, swept.Next, swept.Earliest, delta.earliest)
