@@ -72,6 +72,12 @@ type Config struct {
 	// entries), in steps of at least this many, and rests while nothing can
 	// have expired (sweep.go). Default 1024.
 	ExpirePerBatch int
+	// SettingsWatchCheck is how often a partition worker checks that the
+	// settings partitions have the same leader as its attempts partition:
+	// only then does its fetch read their ends (one request goes to one
+	// broker); otherwise each batch asks for them with a ListOffsets.
+	// Default 30s.
+	SettingsWatchCheck time.Duration
 	// CacheContacts bounds the contacts whose committed histories are kept
 	// in memory, over all owned partitions. Default 65,536 (~15 MiB).
 	CacheContacts int
@@ -128,6 +134,7 @@ func (c *Config) EnsureDefaults() {
 	setDefault(&c.VerdictRetention, 24*time.Hour)
 	setDefault(&c.ExpirePerBatch, 1024)
 	setDefault(&c.CacheContacts, 1<<16)
+	setDefault(&c.SettingsWatchCheck, 30*time.Second)
 	setDefault(&c.TransactionTimeout, 10*time.Second)
 	if c.ShutdownTimeout == 0 {
 		// Well inside the session timeout: a worker still finishing its
@@ -178,6 +185,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pipeline: fetch-max-bytes: must be at least 1024, got %d", c.FetchMaxBytes)
 	case c.FetchMaxWait <= 0:
 		return fmt.Errorf("pipeline: fetch-max-wait: must be positive, got %s", c.FetchMaxWait)
+	case c.SettingsWatchCheck < 0:
+		return fmt.Errorf("pipeline: settings-watch-check: must not be negative, got %s", c.SettingsWatchCheck)
 	case c.VerdictRetention < time.Minute:
 		return fmt.Errorf("pipeline: verdict-retention: must be at least 1m, got %s", c.VerdictRetention)
 	case c.TransactionTimeout < time.Second || c.TransactionTimeout > 15*time.Minute:

@@ -10,9 +10,11 @@
 // producer, whose transactional id is "{group-id}-{attempts-topic}-{partition}"
 // (txn.go says why one id per partition). Per batch (commit.go):
 //
-//  1. fetch the next committed records (isolation read_committed; the same
-//     request reads the settings partitions' last stable offsets), catch up
-//     on settings to those offsets (read-your-settings), decide (decide.go);
+//  1. fetch the next committed records (isolation read_committed; when the
+//     settings partitions have the attempts partition's leader, the same
+//     request reads their last stable offsets, otherwise a ListOffsets
+//     does), catch up on settings to those offsets (read-your-settings),
+//     decide (decide.go);
 //  2. in one transaction: the batch's changelog records (its state
 //     operations, one record per key, then its position) to the partition's
 //     changelog partition, its verdicts and dead letters, the copies of

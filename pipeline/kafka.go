@@ -61,6 +61,29 @@ func (b *kafkaClient) partitions(ctx context.Context, topic string) ([]int, erro
 	return nil, fmt.Errorf("metadata of topic %s: %w", topic, kafka.UnknownTopicOrPartition)
 }
 
+// leaders returns the broker id leading each partition of each of topics
+// (a partition without a leader is left out).
+func (b *kafkaClient) leaders(ctx context.Context, topics ...string) (map[string]map[int]int, error) {
+	md, err := b.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of topics %v: %w", topics, err)
+	}
+	out := make(map[string]map[int]int, len(topics))
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of topic %s: %w", t.Name, t.Error)
+		}
+		ls := make(map[int]int, len(t.Partitions))
+		for _, p := range t.Partitions {
+			if p.Error == nil && p.Leader.Host != "" {
+				ls[p.ID] = p.Leader.ID
+			}
+		}
+		out[t.Name] = ls
+	}
+	return out, nil
+}
+
 // offsets returns the first offset and the end of each partition of topic,
 // as a read_committed reader sees it: the last stable offset (the first
 // offset of a transaction still open, or the high watermark).

@@ -61,6 +61,11 @@ type partition struct {
 	// cutDeadLetters: the broker refused the batch in hand's dead letters
 	// as too large; it is decided again with cut copies.
 	cutDeadLetters bool
+	// watch says whether the fetch reads the settings partitions' ends
+	// (they share the attempts partition's leader), as checked at
+	// watchChecked.
+	watch        bool
+	watchChecked time.Time
 }
 
 func newPartition(r *Runner, id int32, gen *kafka.Generation, cacheContacts int) *partition {
@@ -234,11 +239,24 @@ func (p *partition) loop(ctx context.Context) error {
 	var recs []record
 	bo := newBackoff()
 	for ctx.Err() == nil {
-		res, err := r.kafka.fetchWatching(ctx, r.cfg.AttemptsTopic, int(p.id), p.pos.Offset, r.cfg.MaxBatch, recs, r.follower.watch())
+		var w *watch
+		if p.watching(ctx) {
+			w = r.follower.watch()
+		}
+		res, err := r.kafka.fetchWatching(ctx, r.cfg.AttemptsTopic, int(p.id), p.pos.Offset, r.cfg.MaxBatch, recs, w)
 		recs = res.records
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if w != nil {
+				// A leader moved (kafka-go sends one request to one
+				// broker, and refuses partitions of two leaders), or the
+				// broker failed: fetch without the settings partitions
+				// until the next check.
+				p.watch, p.watchChecked = false, time.Now()
+				p.log.Debug().Err(err).Msg("fetch with the settings partitions failed; fetching without them")
+				continue
 			}
 			if errors.Is(err, kafka.OffsetOutOfRange) {
 				p.pos, p.publishFrom = p.outOfRange(ctx, p.pos, p.publishFrom)
@@ -295,6 +313,34 @@ func (p *partition) loop(ctx context.Context) error {
 		r.metrics.batchLatency.Observe(time.Since(fetched).Seconds())
 	}
 	return nil
+}
+
+// watching reports whether the next fetch reads the settings partitions'
+// ends with the attempts: when every settings partition has the attempts
+// partition's leader, as checked every SettingsWatchCheck (a metadata
+// request). Otherwise each batch catches up with a ListOffsets (the
+// follower's catchUp).
+func (p *partition) watching(ctx context.Context) bool {
+	r := p.r
+	if !p.watchChecked.IsZero() && time.Since(p.watchChecked) < r.cfg.SettingsWatchCheck {
+		return p.watch
+	}
+	p.watch, p.watchChecked = false, time.Now()
+	ls, err := r.kafka.leaders(ctx, r.cfg.AttemptsTopic, r.cfg.SettingsTopic)
+	if err != nil {
+		return false
+	}
+	leader, ok := ls[r.cfg.AttemptsTopic][int(p.id)]
+	if !ok || len(ls[r.cfg.SettingsTopic]) == 0 {
+		return false
+	}
+	for _, sl := range ls[r.cfg.SettingsTopic] {
+		if sl != leader {
+			return false
+		}
+	}
+	p.watch = true
+	return true
 }
 
 // commitIdle commits a position with no decisions (records skipped).

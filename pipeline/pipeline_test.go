@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sendgate/sendgate/events"
+	"github.com/sendgate/sendgate/pipeline"
 	"github.com/sendgate/sendgate/quota"
 )
 
@@ -241,6 +243,59 @@ func TestBatchesNeedNoListOffsetsOfSettings(t *testing.T) {
 	if n := lists.Load(); n != 0 {
 		t.Fatalf("%d ListOffsets of the settings topic for 30 batches, want none", n)
 	}
+}
+
+// On a cluster where the settings partition has another leader than the
+// attempts partition (one fetch cannot read both), batches catch up on the
+// settings with a ListOffsets of their own, and read-your-settings holds;
+// after the settings partition moves to the attempts partition's leader,
+// the fetch reads its ends again.
+func TestSettingsOnAnotherLeader(t *testing.T) {
+	e := newEnvWith(t, 1, []kfake.Opt{kfake.NumBrokers(3)}, nil)
+	attemptsLeader := e.cluster.LeaderFor(attemptsTopic, 0)
+	other := (attemptsLeader + 1) % 3 // kfake numbers its brokers from 0
+	if err := e.cluster.MoveTopicPartition(settingsTopic, 0, other); err != nil {
+		t.Fatal(err)
+	}
+	var lists atomic.Int64
+	e.cluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		for _, lt := range req.(*kmsg.ListOffsetsRequest).Topics {
+			if lt.Topic == settingsTopic {
+				lists.Add(1)
+			}
+		}
+		return nil, nil, false
+	})
+	e.start(func(c *pipeline.Config) { c.SettingsWatchCheck = 200 * time.Millisecond })
+	t.Cleanup(e.stop)
+	t0 := base()
+	for i := range 5 {
+		e.settings("bot1", limit(int64(i+1), 1, day, quota.ScopeContact))
+		id := fmt.Sprintf("a%d", i)
+		e.attempt(id, "bot1", fmt.Sprintf("c%d", i), "ana", t0.Add(time.Duration(i)*time.Second))
+		if v := e.verdict(id); v.SettingsVersion != int64(i+1) || v.Outcome != events.Allowed {
+			t.Fatalf("%s: %+v, want allowed under settings version %d", id, v, i+1)
+		}
+	}
+	if lists.Load() == 0 {
+		t.Fatal("no ListOffsets of the settings topic, with the settings on another leader")
+	}
+	if err := e.cluster.MoveTopicPartition(settingsTopic, 0, attemptsLeader); err != nil {
+		t.Fatal(err)
+	}
+	// Once the leader checks (and kafka-go's metadata) see the move, a
+	// batch needs no ListOffsets again.
+	i := 5
+	e.waitFor("a batch without a ListOffsets of the settings", func() bool {
+		before := lists.Load()
+		id := fmt.Sprintf("a%d", i)
+		e.attempt(id, "bot1", fmt.Sprintf("c%d", i), "ana", t0.Add(time.Duration(i)*time.Second))
+		e.verdict(id)
+		i++
+		return lists.Load() == before
+	})
+	t.Logf("watching again after %d batches", i-5)
 }
 
 func TestBadInputIsRejectedOrDeadLettered(t *testing.T) {
