@@ -310,6 +310,22 @@ func (e *env) refuseProduceAtMost(topic string, n int64) (down *atomic.Bool, ref
 	return down, refused
 }
 
+// countListOffsets counts the ListOffsets requests the broker gets that
+// ask about topic.
+func (e *env) countListOffsets(topic string) *atomic.Int64 {
+	n := new(atomic.Int64)
+	e.cluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.cluster.KeepControl()
+		for _, lt := range req.(*kmsg.ListOffsetsRequest).Topics {
+			if lt.Topic == topic {
+				n.Add(1)
+			}
+		}
+		return nil, nil, false
+	})
+	return n
+}
+
 // testLogLevel is the runners' log level: warn, or SENDGATE_TEST_LOG (e.g.
 // debug) to see more of a failing test.
 func testLogLevel() zerolog.Level {

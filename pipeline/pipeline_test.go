@@ -222,16 +222,7 @@ func TestReadYourSettingsWithASlowFollower(t *testing.T) {
 // request: a batch asks for them with no ListOffsets of its own.
 func TestBatchesNeedNoListOffsetsOfSettings(t *testing.T) {
 	e := runningEnv(t, 1, limit(1, 100, day, quota.ScopeContact))
-	var lists atomic.Int64
-	e.cluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.cluster.KeepControl()
-		for _, lt := range req.(*kmsg.ListOffsetsRequest).Topics {
-			if lt.Topic == settingsTopic {
-				lists.Add(1)
-			}
-		}
-		return nil, nil, false
-	})
+	lists := e.countListOffsets(settingsTopic)
 	t0 := base()
 	for i := range 30 { // a batch each
 		id := fmt.Sprintf("a%d", i)
@@ -257,16 +248,7 @@ func TestSettingsOnAnotherLeader(t *testing.T) {
 	if err := e.cluster.MoveTopicPartition(settingsTopic, 0, other); err != nil {
 		t.Fatal(err)
 	}
-	var lists atomic.Int64
-	e.cluster.ControlKey(int16(kmsg.ListOffsets), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		e.cluster.KeepControl()
-		for _, lt := range req.(*kmsg.ListOffsetsRequest).Topics {
-			if lt.Topic == settingsTopic {
-				lists.Add(1)
-			}
-		}
-		return nil, nil, false
-	})
+	lists := e.countListOffsets(settingsTopic)
 	e.start(func(c *pipeline.Config) { c.SettingsWatchCheck = 200 * time.Millisecond })
 	t.Cleanup(e.stop)
 	t0 := base()
