@@ -13,7 +13,11 @@
 # THROUGHPUT_ATTEMPTS (200000), CONTACTS (20000), LATENCY_RATE (5000),
 # LATENCY_SECONDS (30), MEMORY_CONTACTS (1000000; 0 skips the memory run),
 # MEMORY_LIMIT (200MiB), BENCH_ONLY=memory (only the memory run and its
-# restart and restore: no micro-benchmarks, no throughput or latency run).
+# restart and restore: no micro-benchmarks, no throughput or latency run),
+# BENCH_ONLY=profile (only a CPU profile of the processor, served by
+# --pprof, over the first PROFILE_SECONDS (4) seconds of a drain of
+# THROUGHPUT_ATTEMPTS attempts, written to PROFILE_OUT (processor.pprof),
+# with its CPU per decision; read it with go tool pprof -top -cum).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -158,7 +162,23 @@ e2e() {
 ONLY=${BENCH_ONLY:-}
 case "$ONLY" in
 '' | memory) ;;
-*) echo "bench: BENCH_ONLY=$ONLY: only 'memory' is known" >&2; exit 2 ;;
+profile)
+	echo "== profile: the processor draining $THROUGHPUT_ATTEMPTS attempts" >&2
+	start_proc profile --partitions 8 --pprof "${EXTRA[@]}"
+	t0=$(cpu_ticks)
+	curl -s -o "${PROFILE_OUT:-processor.pprof}" "http://$HTTP/debug/pprof/profile?seconds=${PROFILE_SECONDS:-4}" &
+	CURL=$!
+	rc=0
+	"$BIN/loadgen" --brokers "$BROKER" --timeout 120s --attempts "$THROUGHPUT_ATTEMPTS" --contacts "$CONTACTS" \
+		2>"$TMP/profile.log" | tail -1 || rc=$?
+	t1=$(cpu_ticks)
+	wait "$CURL"
+	stop_proc
+	awk -v d="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$THROUGHPUT_ATTEMPTS" -v out="${PROFILE_OUT:-processor.pprof}" \
+		'BEGIN { printf "processor CPU: %.1f µs per decision; profile in %s\n", d / hz * 1e6 / n, out }'
+	exit "$rc"
+	;;
+*) echo "bench: BENCH_ONLY=$ONLY: only 'memory' and 'profile' are known" >&2; exit 2 ;;
 esac
 if [ "${BENCH_SKIP_MICRO:-}" != 1 ] && [ -z "$ONLY" ]; then
 	echo "== micro-benchmarks" >&2
