@@ -199,7 +199,7 @@ func (d *decider) decideOne(w *work, out *output, rec *record, t int64, publish 
 			return err
 		}
 		horizon := s.HorizonMs()
-		if len(h.sends) > 0 && h.sends[0].At+horizon <= t { // Expire drops some
+		if quota.Expires(h.sends, horizon, t) {
 			h.own()
 			h.sends = quota.Expire(h.sends, horizon, t)
 			h.dirty = true

@@ -359,11 +359,13 @@ func (p *partition) process(ctx context.Context, recs []record, fetchNext int64,
 	// Read-your-settings: every settings change acknowledged before these
 	// records were fetched applies to them. The fetch read the settings
 	// topic's ends with them; without those, they are asked for now.
-	catchUp := r.follower.catchUp
+	var err error
 	if settingsEnds != nil {
-		catchUp = func(ctx context.Context) error { return r.follower.catchUpTo(ctx, settingsEnds) }
+		err = r.follower.catchUpTo(ctx, settingsEnds)
+	} else {
+		err = r.follower.catchUp(ctx)
 	}
-	if err := catchUp(ctx); err != nil {
+	if err != nil {
 		return txnErr("settings catch-up", err)
 	}
 	w, out, err := p.dec.decideBatch(recs, p.pos, p.publishFrom, r.cfg.now().UnixMilli())

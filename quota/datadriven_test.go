@@ -174,7 +174,11 @@ func (h *harness) run(t *testing.T, td *datadriven.TestData) (string, error) {
 			return "", err
 		}
 		before := len(h.sends)
+		expires := quota.Expires(h.sends, h.s.HorizonMs(), at)
 		h.sends = quota.Expire(h.sends, h.s.HorizonMs(), at)
+		if expires != (len(h.sends) < before) {
+			return "", fmt.Errorf("Expires = %v, but Expire dropped %d", expires, before-len(h.sends))
+		}
 		return fmt.Sprintf("dropped %d, kept %d\n", before-len(h.sends), len(h.sends)), nil
 
 	case "history":

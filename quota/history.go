@@ -125,6 +125,12 @@ func Expire(sends []Send, windowMs, now int64) []Send {
 	return sends[:n]
 }
 
+// Expires reports whether Expire(sends, windowMs, now) would drop a send,
+// without changing sends: whether its oldest send has left the window.
+func Expires(sends []Send, windowMs, now int64) bool {
+	return len(sends) > 0 && sends[0].At+windowMs <= now
+}
+
 // ExpiresAt returns the instant (Unix ms) at which every send of the history
 // will have left a window of windowMs: the last At plus windowMs, or 0 when
 // sends is empty. sends must be ascending by At. From that instant the history
